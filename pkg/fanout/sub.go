@@ -1,0 +1,116 @@
+package fanout
+
+import (
+	"sync"
+
+	"github.com/jetsse/jetsse/pkg/topic"
+)
+
+// Sub is one subscriber's bounded queue of live events. The hub's
+// dispatcher enqueues without ever blocking; the connection drains with
+// Take. A Sub is safe for one reader and the hub.
+type Sub struct {
+	hub       *Hub
+	topics    *topic.Set
+	maxEvents int
+	maxBytes  int
+
+	mu      sync.Mutex
+	q       []*Event
+	qBytes  int
+	lastEnq uint64
+	pos     uint64 // events at or below pos are skipped by Take
+	err     error
+	closed  bool
+
+	notify chan struct{} // signalled when the queue becomes non-empty
+	done   chan struct{} // closed when the subscription ends (Err says why)
+}
+
+func (s *Sub) enqueue(ev *Event) {
+	s.mu.Lock()
+	if s.err != nil || s.closed || ev.Seq <= s.lastEnq {
+		// Ended, or already queued (two topics of the set matched).
+		s.mu.Unlock()
+		return
+	}
+	if len(s.q) >= s.maxEvents || s.qBytes+len(ev.Frame) > s.maxBytes {
+		s.q, s.qBytes = nil, 0
+		s.err = ErrOverflow
+		s.mu.Unlock()
+		close(s.done)
+		return
+	}
+	s.q = append(s.q, ev)
+	s.qBytes += len(ev.Frame)
+	s.lastEnq = ev.Seq
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Notify is signalled when events may be waiting.
+func (s *Sub) Notify() <-chan struct{} { return s.notify }
+
+// Done is closed when the subscription ends with an error (Err).
+func (s *Sub) Done() <-chan struct{} { return s.done }
+
+// Err returns why the subscription ended (ErrOverflow, ErrReset,
+// ErrClosed), or nil.
+func (s *Sub) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Take appends the queued events with sequences above the last one taken
+// (or the position given to Subscribe) to dst and returns it. The returned
+// events are shared; do not modify them.
+func (s *Sub) Take(dst []*Event) []*Event {
+	s.mu.Lock()
+	for _, ev := range s.q {
+		if ev.Seq > s.pos {
+			dst = append(dst, ev)
+			s.pos = ev.Seq
+		}
+	}
+	clear(s.q)
+	s.q, s.qBytes = s.q[:0], 0
+	s.mu.Unlock()
+	return dst
+}
+
+// Advance tells the subscriber its client already has every event up to
+// position, so queued events at or below it are skipped.
+func (s *Sub) Advance(position uint64) {
+	s.mu.Lock()
+	s.pos = max(s.pos, position)
+	s.mu.Unlock()
+}
+
+func (s *Sub) end(err error) {
+	s.mu.Lock()
+	if s.err != nil || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.err = err
+	s.q, s.qBytes = nil, 0
+	s.mu.Unlock()
+	close(s.done)
+}
+
+// Close unregisters the subscriber. It is idempotent.
+func (s *Sub) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.q = nil
+	s.mu.Unlock()
+	s.hub.remove(s)
+}

@@ -1,0 +1,443 @@
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/session"
+	"github.com/jetsse/jetsse/pkg/sse"
+	"github.com/jetsse/jetsse/pkg/topic"
+)
+
+// Store is what the edge needs of JetStream (pkg/eventlog).
+type Store interface {
+	sessionStore
+	Publish(ctx context.Context, topic, eventType string, data []byte, msgID string) (uint64, error)
+	State(ctx context.Context) (eventlog.StreamState, error)
+	CreateSession(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error
+	ResumeSession(ctx context.Context, id string, position uint64, atFloor bool) (eventlog.Session, error)
+	ReplaceSession(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error
+	UpdateSessionTopics(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error
+	ReadBatch(ctx context.Context, after uint64, filter string, max, maxBytes int) ([]eventlog.Msg, bool, error)
+	Claim(ctx context.Context, sessionID, owner string) (uint64, error)
+	WatchClaims(ctx context.Context, ready chan<- struct{}, fn func(eventlog.ClaimEvent)) error
+	Subject(topic string) string
+	Topic(subject string) string
+}
+
+var _ Store = (*eventlog.Log)(nil)
+
+// Live is the node's live path (pkg/fanout).
+type Live interface {
+	Subscribe(topics *topic.Set, after uint64, cfg fanout.SubConfig) (*fanout.Sub, []*fanout.Event, bool, error)
+	Covers(position uint64) bool
+	CoverStart() uint64
+	Ready() <-chan struct{}
+}
+
+var _ Live = (*fanout.Hub)(nil)
+
+// Config wires a Service.
+type Config struct {
+	Store        Store
+	Live         Live
+	Keys         *session.Keyring
+	PublishToken string
+	// NodeID distinguishes this node's fence claims; unique per process.
+	NodeID string
+	Limits Limits
+	// SessionTTL is how long a detached session survives.
+	SessionTTL time.Duration
+	// CheckpointInterval is how often an attached session's position is
+	// recorded while it changes (default 5s).
+	CheckpointInterval time.Duration
+	Metrics            *Metrics
+	Logger             *slog.Logger
+	Random             io.Reader        // default crypto/rand.Reader
+	Now                func() time.Time // default time.Now
+}
+
+// edge implements Service.
+type edge struct {
+	cfg     Config
+	store   Store
+	live    Live
+	metrics *Metrics
+	logger  *slog.Logger
+	reg     *registry
+	keeper  *keeper
+
+	conns    atomic.Uint64
+	draining atomic.Bool
+	fenced   chan struct{} // closed once the fence watch runs
+	streams  sync.WaitGroup
+
+	delivered     atomic.Uint64
+	replayedCache atomic.Uint64
+	replayedJS    atomic.Uint64
+}
+
+// NewService returns the edge service. Run must be running for sessions to
+// be fenced and their positions recorded.
+func NewService(cfg Config) (*Edge, error) {
+	if cfg.Store == nil || cfg.Live == nil || cfg.Keys == nil {
+		return nil, errors.New("edge: Store, Live and Keys are required")
+	}
+	if cfg.NodeID == "" {
+		return nil, errors.New("edge: NodeID is required")
+	}
+	cfg.Limits.setDefaults()
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 5 * time.Minute
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = 5 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = DiscardMetrics()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	e := &edge{
+		cfg: cfg, store: cfg.Store, live: cfg.Live, metrics: cfg.Metrics, logger: cfg.Logger,
+		reg:    newRegistry(cfg.NodeID),
+		fenced: make(chan struct{}),
+	}
+	e.keeper = newKeeper(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.Metrics, cfg.Logger, cfg.Now)
+	return &Edge{e}, nil
+}
+
+// Edge is the running edge service: the Service plus the background work
+// (Run) and shutdown (Drain) that the process wires as actors.
+type Edge struct{ *edge }
+
+var _ Service = (*Edge)(nil)
+
+// Run watches fence claims, records session positions and flushes hot
+// counters until ctx ends.
+func (e *edge) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		errc <- e.store.WatchClaims(ctx, e.fenced, e.reg.observe)
+	}()
+	go func() { errc <- e.keeper.run(ctx) }()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var first error
+	for running := 2; running > 0; {
+		select {
+		case err := <-errc:
+			running--
+			if err != nil && first == nil {
+				first = err
+			}
+		case <-t.C:
+			e.flushCounters()
+		}
+	}
+	e.flushCounters()
+	return first
+}
+
+func (e *edge) flushCounters() {
+	if n := e.delivered.Swap(0); n > 0 {
+		e.metrics.EventsDelivered.Add(float64(n))
+	}
+	if n := e.replayedCache.Swap(0); n > 0 {
+		e.metrics.EventsReplayed.With("source", "cache").Add(float64(n))
+	}
+	if n := e.replayedJS.Swap(0); n > 0 {
+		e.metrics.EventsReplayed.With("source", "jetstream").Add(float64(n))
+	}
+}
+
+// Drain stops taking new requests (they get ErrDraining), ends every
+// connection at a random moment within window so clients do not all
+// reconnect at once, waits for them to close, and records every session's
+// position. It returns when that is done or ctx ends.
+func (e *edge) Drain(ctx context.Context, window time.Duration) error {
+	e.draining.Store(true)
+	var timers []*time.Timer
+	e.reg.each(func(st *Stream) {
+		d := time.Duration(0)
+		if window > 0 {
+			d = mrand.N(window)
+		}
+		timers = append(timers, time.AfterFunc(d, st.drain))
+	})
+	done := make(chan struct{})
+	go func() { e.streams.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		for _, t := range timers {
+			t.Stop()
+		}
+		e.reg.each(func(st *Stream) { st.drain() })
+		<-done
+	}
+	e.flushCounters()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return e.keeper.flush(fctx)
+}
+
+// Draining reports whether Drain was called.
+func (e *edge) Draining() bool { return e.draining.Load() }
+
+// Ready implements Service.
+func (e *edge) Ready(ctx context.Context) error {
+	if e.draining.Load() {
+		return ErrDraining
+	}
+	select {
+	case <-e.live.Ready():
+	default:
+		return fmt.Errorf("%w: live path not running", ErrNotReady)
+	}
+	select {
+	case <-e.fenced:
+	default:
+		return fmt.Errorf("%w: session fencing not running", ErrNotReady)
+	}
+	if _, err := e.store.State(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Publish implements Service.
+func (e *edge) Publish(ctx context.Context, req PublishRequest) (PublishResponse, error) {
+	if e.draining.Load() {
+		return PublishResponse{}, ErrDraining
+	}
+	if err := topic.Validate(req.Topic, false, e.cfg.Limits.MaxTopicLen); err != nil {
+		return PublishResponse{}, inputError("topic", err)
+	}
+	if err := validateLabel(req.Event, e.cfg.Limits.MaxEventLen); err != nil {
+		return PublishResponse{}, inputError("event", err)
+	}
+	if err := validateLabel(req.ID, 256); err != nil {
+		return PublishResponse{}, inputError("msg_id", err)
+	}
+	seq, err := e.store.Publish(ctx, req.Topic, req.Event, []byte(req.Data), req.ID)
+	switch {
+	case err == nil:
+	case errors.Is(err, eventlog.ErrTooLarge):
+		return PublishResponse{}, ErrTooLarge
+	default:
+		e.logger.Warn("publish failed", "topic", req.Topic, "err", err)
+		return PublishResponse{}, ErrUnavailable
+	}
+	e.metrics.EventsPublished.Add(1)
+	return PublishResponse{ID: strconv.FormatUint(seq, 10)}, nil
+}
+
+// validateLabel accepts "" or printable UTF-8 of at most max bytes without
+// control or format characters (so it can never break an SSE field).
+func validateLabel(s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("longer than %d bytes", max)
+	}
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			return errors.New("contains a control or format character")
+		}
+	}
+	return nil
+}
+
+// Subscribe implements Service: it resolves the session (resume it, or
+// create one), the position the connection starts after (Last-Event-ID,
+// else the session's stored position, else live), whether history was lost
+// (gap), and claims the session for this connection.
+func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
+	if e.draining.Load() {
+		return nil, ErrDraining
+	}
+	topics, err := topic.NewSet(req.Topics, topic.Limits{MaxTopics: e.cfg.Limits.MaxTopics, MaxLen: e.cfg.Limits.MaxTopicLen})
+	if err != nil {
+		return nil, inputError("topic", err)
+	}
+	var lastID uint64
+	if req.HasLastEventID {
+		if lastID, err = sse.ParseLastEventID(req.LastEventID); err != nil {
+			return nil, inputError("Last-Event-ID", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+
+	var (
+		id       string
+		resumed  bool
+		position uint64
+		live     bool
+		state    *eventlog.StreamState
+		now      = e.cfg.Now()
+	)
+	overlapping := topics.Overlapping()
+
+	if req.Token != "" {
+		if sid, err := e.cfg.Keys.Verify(req.Token); err == nil {
+			id = sid.String()
+		} else {
+			e.metrics.RejectedRequests.With("reason", "invalid_token").Add(1)
+		}
+	}
+	if id != "" {
+		local := e.reg.current(id)
+		sess, err := e.store.ResumeSession(ctx, id, lastID, !req.HasLastEventID)
+		switch {
+		case err == nil:
+			resumed = true
+			position = sess.Position
+			if req.HasLastEventID {
+				position = lastID
+			} else {
+				// The freshest position this node knows: a connection it is
+				// replacing, or a detached one not yet recorded.
+				if p, ok := e.keeper.pendingPosition(id); ok {
+					position = max(position, p)
+				}
+				if local != nil {
+					position = max(position, local.delivered.Load())
+				}
+			}
+			if !slices.Equal(sess.Topics, topics.Topics()) {
+				created := sess.Created
+				if created.IsZero() {
+					created = now
+				}
+				if err := e.store.UpdateSessionTopics(ctx, id, topics.Topics(), overlapping, position, created); err != nil {
+					e.logger.Warn("updating session topics", "session", id, "err", err)
+					return nil, ErrUnavailable
+				}
+			}
+		case errors.Is(err, eventlog.ErrBelowStart):
+			// The client's position is older than the session's start.
+			resumed, position = true, lastID
+			if err := e.store.ReplaceSession(ctx, id, topics.Topics(), overlapping, position, now); err != nil {
+				e.logger.Warn("replacing session", "session", id, "err", err)
+				return nil, ErrUnavailable
+			}
+		case errors.Is(err, eventlog.ErrSessionNotFound):
+			e.metrics.SessionsExpired.Add(1)
+			id = ""
+		default:
+			e.logger.Warn("resuming session", "session", id, "err", err)
+			return nil, ErrUnavailable
+		}
+	}
+
+	var gap *Gap
+	startAfter := ""
+	if !resumed {
+		if req.HasLastEventID {
+			position = lastID
+		} else {
+			s, err := e.store.State(ctx)
+			if err != nil {
+				return nil, ErrUnavailable
+			}
+			state, position, live = &s, s.LastSeq, true
+		}
+	}
+	if !live {
+		startAfter = formatID(position)
+		if !e.live.Covers(position) {
+			if state == nil {
+				s, err := e.store.State(ctx)
+				if err != nil {
+					return nil, ErrUnavailable
+				}
+				state = &s
+			}
+			switch {
+			case position > state.LastSeq:
+				gap = &Gap{LastEventID: formatID(position), FirstAvailable: formatID(state.LastSeq + 1)}
+				position = state.LastSeq
+			case position+1 < state.FirstSeq:
+				gap = &Gap{LastEventID: formatID(position), FirstAvailable: formatID(state.FirstSeq)}
+				position = state.FirstSeq - 1
+			}
+		}
+	}
+	if !resumed {
+		sid, err := session.NewID(e.cfg.Random)
+		if err != nil {
+			return nil, err
+		}
+		id = sid.String()
+		if err := e.store.CreateSession(ctx, id, topics.Topics(), overlapping, position, now); err != nil {
+			e.logger.Warn("creating session", "err", err)
+			return nil, ErrUnavailable
+		}
+		e.metrics.SessionsCreated.Add(1)
+	} else {
+		e.metrics.SessionsResumed.Add(1)
+	}
+	if gap != nil {
+		e.metrics.Gaps.Add(1)
+	}
+	sid, _ := session.ParseID(id)
+
+	st := &Stream{
+		Session: SessionInfo{
+			ID: id, Resumed: resumed, LastEventID: startAfter,
+			Token: e.cfg.Keys.Sign(sid), Gap: gap,
+		},
+		svc:        e,
+		sessionID:  id,
+		owner:      e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
+		topics:     topics,
+		pos:        position,
+		takeoverCh: make(chan struct{}),
+		drainCh:    make(chan struct{}),
+	}
+	if ts := topics.Topics(); len(ts) == 1 {
+		st.filter = e.store.Subject(ts[0])
+	}
+	st.delivered.Store(position)
+	st.recorded.Store(position)
+	st.lastCheckpoint.Store(now.UnixNano())
+
+	e.streams.Add(1)
+	e.metrics.Connections.Add(1)
+	e.reg.attach(st)
+	if err := e.store.Touch(id); err == nil {
+		st.lastTouch.Store(now.UnixNano())
+	}
+	rev, err := e.store.Claim(ctx, id, st.owner)
+	if err != nil {
+		st.Close()
+		e.logger.Warn("claiming session", "session", id, "err", err)
+		return nil, ErrUnavailable
+	}
+	e.reg.claimed(st, rev)
+	return st, nil
+}

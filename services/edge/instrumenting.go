@@ -1,0 +1,63 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-kit/kit/metrics"
+)
+
+// InstrumentingMiddleware records how long publish and subscribe take, by
+// outcome, and counts refused requests by reason.
+func InstrumentingMiddleware(duration metrics.Histogram, rejected metrics.Counter) func(Service) Service {
+	return func(next Service) Service { return instrumentingService{duration, rejected, next} }
+}
+
+type instrumentingService struct {
+	duration metrics.Histogram
+	rejected metrics.Counter
+	next     Service
+}
+
+func (s instrumentingService) observe(method string, begin time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = outcomeOf(err)
+		s.rejected.With("reason", outcome).Add(1)
+	}
+	s.duration.With("method", method, "outcome", outcome).Observe(time.Since(begin).Seconds())
+}
+
+func outcomeOf(err error) string {
+	var in *InputError
+	switch {
+	case errors.As(err, &in):
+		return "bad_request"
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, ErrDraining):
+		return "draining"
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotReady):
+		return "unavailable"
+	}
+	return "error"
+}
+
+func (s instrumentingService) Publish(ctx context.Context, req PublishRequest) (PublishResponse, error) {
+	begin := time.Now()
+	resp, err := s.next.Publish(ctx, req)
+	s.observe("publish", begin, err)
+	return resp, err
+}
+
+func (s instrumentingService) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
+	begin := time.Now()
+	st, err := s.next.Subscribe(ctx, req)
+	s.observe("subscribe", begin, err)
+	return st, err
+}
+
+func (s instrumentingService) Ready(ctx context.Context) error { return s.next.Ready(ctx) }

@@ -1,0 +1,102 @@
+package edge
+
+import (
+	"github.com/go-kit/kit/metrics"
+	"github.com/go-kit/kit/metrics/discard"
+	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the edge's instruments. Every field is required; NewMetrics
+// registers Prometheus ones, DiscardMetrics returns no-ops.
+type Metrics struct {
+	Connections      metrics.Gauge   // jetsse_connections
+	SessionsCreated  metrics.Counter // jetsse_sessions_created_total
+	SessionsResumed  metrics.Counter // jetsse_sessions_resumed_total
+	SessionsExpired  metrics.Counter // jetsse_sessions_expired_total
+	Takeovers        metrics.Counter // jetsse_takeovers_total
+	Gaps             metrics.Counter // jetsse_gaps_total
+	EventsDelivered  metrics.Counter // jetsse_events_delivered_total
+	EventsReplayed   metrics.Counter // jetsse_events_replayed_total{source}
+	SlowDisconnects  metrics.Counter // jetsse_slow_client_disconnects_total
+	WriteErrors      metrics.Counter // jetsse_write_errors_total
+	DeliveryLag      metrics.Histogram
+	Checkpoints      metrics.Counter // jetsse_checkpoints_total{result}
+	EventsPublished  metrics.Counter // jetsse_events_published_total
+	RequestDuration  metrics.Histogram
+	RejectedRequests metrics.Counter // jetsse_rejected_requests_total{reason}
+
+	CacheEvents metrics.Gauge // jetsse_cache_events
+	CacheBytes  metrics.Gauge // jetsse_cache_bytes
+	EventsRead  metrics.Counter
+
+	StreamMessages  metrics.Gauge
+	StreamBytes     metrics.Gauge
+	StreamFirstSeq  metrics.Gauge
+	StreamLastSeq   metrics.Gauge
+	StreamConsumers metrics.Gauge
+	StreamMaxMsgs   metrics.Gauge
+	StreamMaxBytes  metrics.Gauge
+	StreamMaxAge    metrics.Gauge
+}
+
+// NewMetrics creates the jetsse_* metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	counter := func(name, help string, labels ...string) *kitprometheus.Counter {
+		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "jetsse", Name: name, Help: help}, labels)
+		reg.MustRegister(cv)
+		return kitprometheus.NewCounter(cv)
+	}
+	gauge := func(name, help string, labels ...string) *kitprometheus.Gauge {
+		gv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "jetsse", Name: name, Help: help}, labels)
+		reg.MustRegister(gv)
+		return kitprometheus.NewGauge(gv)
+	}
+	histogram := func(name, help string, buckets []float64, labels ...string) *kitprometheus.Histogram {
+		hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "jetsse", Name: name, Help: help, Buckets: buckets}, labels)
+		reg.MustRegister(hv)
+		return kitprometheus.NewHistogram(hv)
+	}
+	lagBuckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	return &Metrics{
+		Connections:      gauge("connections", "SSE connections open on this node."),
+		SessionsCreated:  counter("sessions_created_total", "New sessions (no valid token, or its session had expired)."),
+		SessionsResumed:  counter("sessions_resumed_total", "Connections that resumed an existing session."),
+		SessionsExpired:  counter("sessions_expired_total", "Valid tokens presented for sessions that no longer existed (expired after --session-ttl)."),
+		Takeovers:        counter("takeovers_total", "Connections ended because a newer connection attached to their session."),
+		Gaps:             counter("gaps_total", "gap events sent: events the client missed were evicted by the stream's limits."),
+		EventsDelivered:  counter("events_delivered_total", "Events written and flushed to clients (live and replayed)."),
+		EventsReplayed:   counter("events_replayed_total", "Events delivered from history before a connection went live, by source (cache: this node's memory; jetstream: read from the stream).", "source"),
+		SlowDisconnects:  counter("slow_client_disconnects_total", "Connections ended because the client fell behind its queue or missed the write deadline."),
+		WriteErrors:      counter("write_errors_total", "Connections ended by a failed or timed-out write."),
+		DeliveryLag:      histogram("delivery_lag_seconds", "Time from JetStream storing an event to it being flushed to a client (sampled).", lagBuckets),
+		Checkpoints:      counter("checkpoints_total", "Session positions recorded on their consumers, by result.", "result"),
+		EventsPublished:  counter("events_published_total", "Events published through POST /publish."),
+		RequestDuration:  histogram("request_duration_seconds", "Time to answer publish and subscribe requests (subscribe: until the stream starts), by method and outcome.", prometheus.DefBuckets, "method", "outcome"),
+		RejectedRequests: counter("rejected_requests_total", "Requests refused, by reason.", "reason"),
+		CacheEvents:      gauge("cache_events", "Recent events held in this node's replay cache."),
+		CacheBytes:       gauge("cache_bytes", "Bytes of SSE frames held in this node's replay cache."),
+		EventsRead:       counter("events_read_total", "Events this node read from the stream for its live path."),
+		StreamMessages:   gauge("stream_messages", "Messages in the stream."),
+		StreamBytes:      gauge("stream_bytes", "Bytes in the stream."),
+		StreamFirstSeq:   gauge("stream_first_seq", "The stream's first sequence: events below it were evicted."),
+		StreamLastSeq:    gauge("stream_last_seq", "The stream's last sequence: the newest event ID."),
+		StreamConsumers:  gauge("stream_consumers", "Consumers on the stream (stored sessions, plus one ordered consumer per edge node)."),
+		StreamMaxMsgs:    gauge("stream_max_msgs", "Configured --max-msgs (-1: unbounded)."),
+		StreamMaxBytes:   gauge("stream_max_bytes", "Configured --max-bytes (-1: unbounded)."),
+		StreamMaxAge:     gauge("stream_max_age_seconds", "Configured --max-age in seconds (0: unbounded)."),
+	}
+}
+
+// DiscardMetrics returns Metrics that record nothing.
+func DiscardMetrics() *Metrics {
+	c, g, h := discard.NewCounter(), discard.NewGauge(), discard.NewHistogram()
+	return &Metrics{
+		Connections: g, SessionsCreated: c, SessionsResumed: c, SessionsExpired: c, Takeovers: c, Gaps: c,
+		EventsDelivered: c, EventsReplayed: c, SlowDisconnects: c, WriteErrors: c, DeliveryLag: h,
+		Checkpoints: c, EventsPublished: c, RequestDuration: h, RejectedRequests: c,
+		CacheEvents: g, CacheBytes: g, EventsRead: c,
+		StreamMessages: g, StreamBytes: g, StreamFirstSeq: g, StreamLastSeq: g, StreamConsumers: g,
+		StreamMaxMsgs: g, StreamMaxBytes: g, StreamMaxAge: g,
+	}
+}

@@ -1,0 +1,116 @@
+package edge
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/jetsse/jetsse/pkg/eventlog"
+)
+
+// registry holds this node's attached connection per session and enforces
+// "one attached connection per session": locally by replacing the entry,
+// across nodes by claim revisions seen through the fence watch. It is safe
+// for concurrent use.
+type registry struct {
+	ownerPrefix string // claims of this node start with it; attach orders those
+
+	mu   sync.Mutex
+	byID map[string]*Stream
+}
+
+func newRegistry(nodeID string) *registry {
+	return &registry{ownerPrefix: nodeID + "/", byID: make(map[string]*Stream)}
+}
+
+// attach makes st the session's local connection and returns the one it
+// replaced (already told to end), if any.
+func (r *registry) attach(st *Stream) *Stream {
+	r.mu.Lock()
+	old := r.byID[st.sessionID]
+	r.byID[st.sessionID] = st
+	r.mu.Unlock()
+	if old != nil {
+		old.takeOver()
+	}
+	return old
+}
+
+// current returns the session's local connection, or nil.
+func (r *registry) current(id string) *Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byID[id]
+}
+
+// claimed records the revision of st's claim. If a newer claim for the
+// session was already seen, st has lost and is told to end.
+func (r *registry) claimed(st *Stream, rev uint64) {
+	r.mu.Lock()
+	st.claimRev = rev
+	lost := st.newestSeen > rev
+	if lost && r.byID[st.sessionID] == st {
+		delete(r.byID, st.sessionID)
+	}
+	r.mu.Unlock()
+	if lost {
+		st.takeOver()
+	}
+}
+
+// observe handles a claim made by any node. Claims of this node are
+// ignored: attach already ordered them.
+func (r *registry) observe(ev eventlog.ClaimEvent) {
+	if strings.HasPrefix(ev.Owner, r.ownerPrefix) {
+		return
+	}
+	r.mu.Lock()
+	st := r.byID[ev.SessionID]
+	if st == nil {
+		r.mu.Unlock()
+		return
+	}
+	if st.claimRev == 0 {
+		// Our own claim has not returned yet; decide when it does.
+		st.newestSeen = max(st.newestSeen, ev.Revision)
+		r.mu.Unlock()
+		return
+	}
+	if ev.Revision < st.claimRev {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.byID, ev.SessionID)
+	r.mu.Unlock()
+	st.takeOver()
+}
+
+// detach removes st if it is still the session's connection and reports
+// whether it was.
+func (r *registry) detach(st *Stream) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID[st.sessionID] == st {
+		delete(r.byID, st.sessionID)
+		return true
+	}
+	return false
+}
+
+// each calls fn for every attached connection (not under the lock).
+func (r *registry) each(fn func(*Stream)) {
+	r.mu.Lock()
+	all := make([]*Stream, 0, len(r.byID))
+	for _, st := range r.byID {
+		all = append(all, st)
+	}
+	r.mu.Unlock()
+	for _, st := range all {
+		fn(st)
+	}
+}
+
+func (r *registry) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byID)
+}

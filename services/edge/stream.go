@@ -1,0 +1,285 @@
+package edge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/sse"
+	"github.com/jetsse/jetsse/pkg/topic"
+)
+
+// Stream is one connection's flow of events for a session: first the
+// history it missed (from this node's cache or from JetStream), then live
+// events, in stream order, each once. One goroutine drives it with Next and
+// reports progress with Delivered; Close detaches it. The takeover, drain
+// and fence signals may arrive from any goroutine.
+type Stream struct {
+	// Session is what the client is told first.
+	Session SessionInfo
+
+	svc       *edge
+	sessionID string
+	owner     string // this connection in fence claims
+	topics    *topic.Set
+	filter    string // subject filter for JetStream reads ("" = whole stream)
+
+	pos   uint64 // the reader's position; Next's goroutine only
+	sub   *fanout.Sub
+	timer *time.Timer
+
+	// Guarded by the registry's mutex.
+	claimRev   uint64
+	newestSeen uint64
+
+	delivered      atomic.Uint64 // highest event ID flushed to the client
+	recorded       atomic.Uint64 // highest position recorded on the consumer
+	lastTouch      atomic.Int64  // unix nanos
+	lastCheckpoint atomic.Int64  // unix nanos
+	lagSample      uint32
+
+	takeoverCh   chan struct{}
+	takeoverOnce sync.Once
+	drainCh      chan struct{}
+	drainOnce    sync.Once
+	closeOnce    sync.Once
+}
+
+func (st *Stream) takeOver() {
+	st.takeoverOnce.Do(func() {
+		close(st.takeoverCh)
+		st.svc.metrics.Takeovers.Add(1)
+	})
+}
+
+func (st *Stream) drain() {
+	st.drainOnce.Do(func() { close(st.drainCh) })
+}
+
+// ended returns why the stream must stop, if it must.
+func (st *Stream) ended(ctx context.Context) error {
+	select {
+	case <-st.takeoverCh:
+		return ErrTakenOver
+	case <-st.drainCh:
+		return ErrDraining
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+	}
+	if st.sub != nil {
+		select {
+		case <-st.sub.Done():
+			return st.subError(st.sub.Err())
+		default:
+		}
+	}
+	return nil
+}
+
+// WriteFailed records that writing to the client failed (a timeout means
+// the client stopped reading).
+func (st *Stream) WriteFailed(err error) {
+	st.svc.metrics.WriteErrors.Add(1)
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		st.svc.metrics.SlowDisconnects.Add(1)
+	}
+}
+
+func (st *Stream) subError(err error) error {
+	err = subError(err)
+	if errors.Is(err, ErrSlowClient) {
+		st.svc.metrics.SlowDisconnects.Add(1)
+	}
+	return err
+}
+
+func subError(err error) error {
+	switch {
+	case errors.Is(err, fanout.ErrOverflow):
+		return ErrSlowClient
+	case errors.Is(err, fanout.ErrReset):
+		return ErrStreamReset
+	case errors.Is(err, fanout.ErrClosed):
+		return ErrDraining
+	}
+	return err
+}
+
+// Next appends the next events to write to dst and returns it. It blocks
+// until there is something to write, idle passes (it then returns dst
+// unchanged and a nil error: time for a heartbeat), or the stream ends: it
+// then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset or
+// the context's error. Events with Seq 0 are control frames (gap).
+func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Duration) ([]*fanout.Event, error) {
+	if err := st.ended(ctx); err != nil {
+		return dst, err
+	}
+	for st.sub == nil {
+		sub, backlog, ok, err := st.svc.live.Subscribe(st.topics, st.pos, fanout.SubConfig{
+			MaxEvents: st.svc.cfg.Limits.QueueEvents,
+			MaxBytes:  st.svc.cfg.Limits.QueueBytes,
+		})
+		if err != nil {
+			return dst, subError(err)
+		}
+		if ok {
+			st.sub = sub
+			if n := len(backlog); n > 0 {
+				st.pos = backlog[n-1].Seq
+				st.svc.replayedCache.Add(uint64(n))
+				return append(dst, backlog...), nil
+			}
+			break
+		}
+		n := len(dst)
+		dst, err = st.readHistory(ctx, dst)
+		if err != nil || len(dst) > n {
+			return dst, err
+		}
+		if err := st.ended(ctx); err != nil {
+			return dst, err
+		}
+	}
+
+	if st.timer == nil {
+		st.timer = time.NewTimer(idle)
+	} else {
+		st.timer.Reset(idle)
+	}
+	for {
+		if dst = st.sub.Take(dst); len(dst) > 0 {
+			return dst, nil
+		}
+		select {
+		case <-st.sub.Notify():
+		case <-st.sub.Done():
+			return dst, st.subError(st.sub.Err())
+		case <-st.takeoverCh:
+			return dst, ErrTakenOver
+		case <-st.drainCh:
+			return dst, ErrDraining
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		case <-st.timer.C:
+			return dst, nil
+		}
+	}
+}
+
+// readHistory reads one batch of events older than this node's cache from
+// JetStream. It advances the reader past every event it read, matching or
+// not, and past everything up to the cache when no more events exist.
+func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fanout.Event, error) {
+	svc := st.svc
+	var upTo uint64
+	if cs := svc.live.CoverStart(); cs > 0 {
+		upTo = cs - 1 // sampled before the read: the read covers at least this far
+	}
+	state, err := svc.store.State(ctx)
+	if err != nil {
+		return dst, ErrUnavailable
+	}
+	if st.pos+1 < state.FirstSeq {
+		// Evicted while this connection was catching up.
+		svc.metrics.Gaps.Add(1)
+		g := Gap{LastEventID: formatID(st.pos), FirstAvailable: formatID(state.FirstSeq)}
+		st.pos = state.FirstSeq - 1
+		return append(dst, controlEvent(gapFrame(g))), nil
+	}
+	msgs, more, err := svc.store.ReadBatch(ctx, st.pos, st.filter, svc.cfg.Limits.ReplayBatch, 0)
+	if err != nil && len(msgs) == 0 {
+		return dst, ErrUnavailable
+	}
+	n := 0
+	for _, m := range msgs {
+		t := svc.store.Topic(m.Subject)
+		if st.topics.Match(t) {
+			dst = append(dst, fanout.NewEvent(m.Seq, t, m.Type, m.Data, m.Time))
+			n++
+		}
+		st.pos = m.Seq
+	}
+	if err == nil && !more {
+		st.pos = max(st.pos, upTo)
+	}
+	svc.replayedJS.Add(uint64(n))
+	return dst, nil
+}
+
+// Delivered records that batch was written and flushed to the client.
+func (st *Stream) Delivered(batch []*fanout.Event) {
+	var last *fanout.Event
+	n := 0
+	for _, ev := range batch {
+		if ev.Seq > 0 {
+			last = ev
+			n++
+		}
+	}
+	if last == nil {
+		return
+	}
+	if last.Seq > st.delivered.Load() {
+		st.delivered.Store(last.Seq)
+	}
+	st.svc.delivered.Add(uint64(n))
+	// Sample the lag: one batch in 8 per connection.
+	if st.lagSample++; st.lagSample%8 == 1 && !last.Time.IsZero() {
+		st.svc.metrics.DeliveryLag.Observe(st.svc.cfg.Now().Sub(last.Time).Seconds())
+	}
+}
+
+// Close detaches the connection: it leaves the live path and, unless a
+// newer connection took the session over, has the session's position
+// recorded. It is idempotent.
+func (st *Stream) Close() {
+	st.closeOnce.Do(func() {
+		if st.sub != nil {
+			st.sub.Close()
+		}
+		if st.timer != nil {
+			st.timer.Stop()
+		}
+		if st.svc.reg.detach(st) {
+			st.svc.keeper.detached(st.sessionID, st.delivered.Load())
+		}
+		st.svc.metrics.Connections.Add(-1)
+		st.svc.streams.Done()
+	})
+}
+
+// SessionFrame is the first event of a connection: event "session".
+func (st *Stream) SessionFrame() []byte {
+	b, _ := json.Marshal(st.Session)
+	return sse.AppendEvent(nil, sse.Event{Type: "session", Data: b})
+}
+
+// TakeoverFrame tells a connection a newer one took its session.
+func (st *Stream) TakeoverFrame() []byte {
+	b, _ := json.Marshal(struct {
+		Session string `json:"session"`
+	}{st.sessionID})
+	return sse.AppendEvent(nil, sse.Event{Type: "takeover", Data: b})
+}
+
+func gapFrame(g Gap) []byte {
+	b, _ := json.Marshal(g)
+	return sse.AppendEvent(nil, sse.Event{Type: "gap", Data: b})
+}
+
+// GapFrame returns the gap event to send before any replayed event, or nil.
+func (st *Stream) GapFrame() []byte {
+	if st.Session.Gap == nil {
+		return nil
+	}
+	return gapFrame(*st.Session.Gap)
+}
+
+func formatID(seq uint64) string { return strconv.FormatUint(seq, 10) }

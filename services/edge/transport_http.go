@@ -1,0 +1,284 @@
+package edge
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/sse"
+)
+
+// Names on the wire.
+const (
+	CookieName    = "jetsse_session"
+	SessionHeader = "Jetsse-Session"
+)
+
+// HTTPConfig configures the HTTP transport.
+type HTTPConfig struct {
+	PublishToken string
+	Heartbeat    time.Duration // comment interval while idle (default 15s)
+	WriteTimeout time.Duration // per write to a client (default 10s)
+	MaxBody      int64         // POST /publish body limit (default 1 MiB)
+	Retry        time.Duration // base reconnect delay (default 2s), ±50% jitter
+	Metrics      http.Handler  // served at /metrics
+	Logger       *slog.Logger
+	// Draining reports whether the node is draining (new requests: 503).
+	Draining func() bool
+}
+
+func (c *HTTPConfig) setDefaults() {
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.Retry <= 0 {
+		c.Retry = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Draining == nil {
+		c.Draining = func() bool { return false }
+	}
+}
+
+// NewHTTPHandler returns the edge's routes: GET /events (SSE), POST
+// /publish, GET /healthz, GET /readyz and GET /metrics.
+func NewHTTPHandler(svc Service, eps Endpoints, cfg HTTPConfig) http.Handler {
+	cfg.setDefaults()
+	opts := []kithttp.ServerOption{
+		kithttp.ServerErrorEncoder(encodeError),
+		kithttp.ServerErrorHandler(logErrorHandler{cfg.Logger}),
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /events", notDraining(cfg.Draining, sseHandler(svc, cfg)))
+	mux.Handle("POST /publish", notDraining(cfg.Draining, requireBearer(cfg.PublishToken,
+		kithttp.NewServer(eps.Publish, decodePublishRequest(cfg.MaxBody), encodeResponse, opts...))))
+	mux.Handle("GET /readyz", kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeResponse, opts...))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return mux
+}
+
+// errorStatus is the one place domain errors become HTTP status codes.
+func errorStatus(err error) int {
+	var in *InputError
+	switch {
+	case errors.As(err, &in):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrDraining), errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotReady):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func encodeError(_ context.Context, err error, w http.ResponseWriter) {
+	status := errorStatus(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		msg = "internal error" // never leak internals
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "2")
+	}
+	writeError(w, status, msg)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) error {
+	if f, ok := response.(Failer); ok && f.Failed() != nil {
+		encodeError(ctx, f.Failed(), w)
+		return nil
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return kithttp.EncodeJSONResponse(ctx, w, response)
+}
+
+func decodePublishRequest(maxBody int64) kithttp.DecodeRequestFunc {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		body := http.MaxBytesReader(nil, r.Body, maxBody)
+		var req PublishRequest
+		dec := json.NewDecoder(body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, ErrTooLarge
+			}
+			return nil, inputError("body", errors.New("must be a JSON object {\"topic\", \"event\", \"data\"} with string values"))
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, ErrTooLarge
+			}
+			return nil, inputError("body", errors.New("trailing data after the JSON object"))
+		}
+		return req, nil
+	}
+}
+
+// requireBearer refuses requests without "Authorization: Bearer <token>"
+// before reading their body.
+func requireBearer(token string, next http.Handler) http.Handler {
+	want := []byte(token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jetsse"`)
+			encodeError(r.Context(), ErrUnauthorized, w)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notDraining(draining func() bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining() {
+			encodeError(r.Context(), ErrDraining, w)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type logErrorHandler struct{ l *slog.Logger }
+
+func (h logErrorHandler) Handle(ctx context.Context, err error) {
+	if errorStatus(err) == http.StatusInternalServerError {
+		h.l.Error("request failed", "err", err)
+	}
+}
+
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// sseHandler serves GET /events: it opens the session's Stream and writes
+// it as text/event-stream until the client leaves, a newer connection takes
+// the session over, the client falls behind, or the node drains.
+func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		req := SubscribeRequest{Topics: q["topic"]}
+		if v := r.Header.Get("Last-Event-ID"); v != "" {
+			req.LastEventID, req.HasLastEventID = v, true
+		} else if q.Has("lastEventId") {
+			req.LastEventID, req.HasLastEventID = q.Get("lastEventId"), true
+		}
+		if v := r.Header.Get(SessionHeader); v != "" {
+			req.Token = v
+		} else if c, err := r.Cookie(CookieName); err == nil {
+			req.Token = c.Value
+		}
+		st, err := svc.Subscribe(r.Context(), req)
+		if err != nil {
+			encodeError(r.Context(), err, w)
+			return
+		}
+		defer st.Close()
+
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no")
+		h.Set(SessionHeader, st.Session.Token)
+		http.SetCookie(w, &http.Cookie{
+			Name: CookieName, Value: st.Session.Token, Path: "/",
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		})
+		w.WriteHeader(http.StatusOK)
+
+		rc := http.NewResponseController(w)
+		ctx := r.Context()
+		bp := writeBufs.Get().(*[]byte)
+		defer func() { *bp = (*bp)[:0]; writeBufs.Put(bp) }()
+		write := func(buf []byte) error {
+			if err := rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+
+		buf := sse.AppendRetry((*bp)[:0], jitter(cfg.Retry))
+		buf = append(buf, st.SessionFrame()...)
+		buf = append(buf, st.GapFrame()...)
+		if err := write(buf); err != nil {
+			return
+		}
+		var batch []*fanout.Event
+		for {
+			batch, err = st.Next(ctx, batch[:0], cfg.Heartbeat)
+			buf = buf[:0]
+			switch {
+			case err == nil && len(batch) == 0:
+				buf = sse.AppendComment(buf, "")
+			case err == nil:
+				for _, ev := range batch {
+					buf = append(buf, ev.Frame...)
+				}
+			case errors.Is(err, ErrTakenOver):
+				_ = write(append(buf, st.TakeoverFrame()...))
+				return
+			case errors.Is(err, ErrDraining):
+				// Tell the client when to come back, spread out.
+				_ = write(sse.AppendRetry(buf, jitter(cfg.Retry)))
+				return
+			default: // slow client, stream reset, client gone
+				return
+			}
+			if err := write(buf); err != nil {
+				st.WriteFailed(err)
+				return
+			}
+			st.Delivered(batch)
+			clear(batch)
+			*bp = buf
+		}
+	})
+}
+
+// jitter returns d ± 50%.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + mrand.N(d)
+}
