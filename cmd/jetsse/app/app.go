@@ -311,7 +311,9 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Go runtime and process metrics too carry the jetsse_ prefix.
+	prometheus.WrapRegistererWithPrefix("jetsse_", reg).MustRegister(
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := edge.NewMetrics(reg)
 
 	hub := fanout.New(log.JetStream(), fanout.Config{
@@ -346,7 +348,7 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 		WriteTimeout: c.writeTimeout,
 		MaxBody:      c.maxBody,
 		Retry:        c.retry,
-		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Logger:       logger,
 		Draining:     svc.Draining,
 	})
@@ -382,22 +384,12 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 		}, func(error) { close(done) })
 	}
 
+	// oklog/run interrupts actors one after another, in the order they were
+	// added: the HTTP server drains first (connections told to come back,
+	// positions recorded) while the live path, the fence and NATS still run;
+	// then the app actors stop; NATS goes last.
 	httpDone := make(chan struct{}) // closed once every connection is drained
 	appCtx, appCancel := context.WithCancel(context.WithoutCancel(ctx))
-	var appWG sync.WaitGroup
-	appActor := func(f func(context.Context) error) (func() error, func(error)) {
-		appWG.Add(1)
-		return func() error {
-				defer appWG.Done()
-				return f(appCtx)
-			}, func(error) {
-				<-httpDone
-				appCancel()
-			}
-	}
-	g.Add(appActor(hub.Run))
-	g.Add(appActor(svc.Run))
-	g.Add(appActor(func(ctx context.Context) error { return pollStream(ctx, log, m, logger) }))
 	{
 		g.Add(func() error {
 			ready := Ready{HTTPAddr: ln.Addr().String(), NATSURL: natsURL, PublishToken: publishToken, DataDir: c.dataDir}
@@ -435,6 +427,20 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 			close(httpDone)
 		})
 	}
+	var appWG sync.WaitGroup
+	appActor := func(f func(context.Context) error) (func() error, func(error)) {
+		appWG.Add(1)
+		return func() error {
+				defer appWG.Done()
+				return f(appCtx)
+			}, func(error) {
+				<-httpDone
+				appCancel()
+			}
+	}
+	g.Add(appActor(hub.Run))
+	g.Add(appActor(svc.Run))
+	g.Add(appActor(func(ctx context.Context) error { return pollStream(ctx, log, m, logger) }))
 	{
 		natsDone := make(chan struct{})
 		g.Add(func() error {

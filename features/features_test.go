@@ -1,0 +1,40 @@
+// Package features holds jetsse's executable specification: Gherkin
+// scenarios (one per rule of DESIGN.md §3–4) run by godog against the real
+// wiring of cmd/jetsse (embedded nats-server on a random port, real HTTP,
+// the spec-compliant SSE decoder), and, for crash tests, the real binary.
+package features
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/cucumber/godog"
+)
+
+func TestFeatures(t *testing.T) {
+	paths := []string{"."}
+	if p := os.Getenv("FEATURES"); p != "" {
+		paths = []string{p}
+	}
+	suite := godog.TestSuite{
+		Name: "jetsse",
+		ScenarioInitializer: func(sc *godog.ScenarioContext) {
+			w := newWorld(t.TempDir())
+			sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+				w.close()
+				return ctx, nil
+			})
+			w.register(sc)
+		},
+		Options: &godog.Options{
+			Format:   "pretty",
+			Paths:    paths,
+			Strict:   true,
+			TestingT: t,
+		},
+	}
+	if suite.Run() != 0 {
+		t.Fatal("feature scenarios failed")
+	}
+}

@@ -1,0 +1,181 @@
+package features
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cucumber/godog"
+	"github.com/nats-io/nats.go"
+)
+
+func natsConnect(url string) (*nats.Conn, error) { return nats.Connect(url) }
+
+// scrape returns the default server's metrics as name{labels} → value.
+func (w *world) scrape() (map[string]float64, error) {
+	s, err := w.defaultServer()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.Get(s.base() + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics answered %d", resp.StatusCode)
+	}
+	return parseMetrics(resp.Body)
+}
+
+func parseMetrics(r io.Reader) (map[string]float64, error) {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric line %q: %w", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out, sc.Err()
+}
+
+func (w *world) metric(name string) (float64, error) {
+	m, err := w.scrape()
+	if err != nil {
+		return 0, err
+	}
+	v, ok := m[name]
+	if !ok {
+		return 0, fmt.Errorf("no metric %s", name)
+	}
+	return v, nil
+}
+
+func (w *world) registerOps(sc *godog.ScenarioContext) {
+	sc.Step(`^the response status is (\d+)$`, func(code int) error {
+		if w.status != code {
+			return fmt.Errorf("status %d, want %d (body %q)", w.status, code, w.body)
+		}
+		return nil
+	})
+	sc.Step(`^the response is a JSON error$`, func() error {
+		if ct := w.header.Get("Content-Type"); ct != "application/json" {
+			return fmt.Errorf("Content-Type %q", ct)
+		}
+		var e struct {
+			Error string `json:"error"`
+		}
+		if err := jsonUnmarshal(w.body, &e); err != nil || e.Error == "" {
+			return fmt.Errorf("body %q is not {\"error\": …}", w.body)
+		}
+		return nil
+	})
+	sc.Step(`^metrics are scraped until "([^"]*)" is (\S+)$`, func(name, value string) error {
+		want, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return err
+		}
+		deadline := time.Now().Add(waitTimeout)
+		for {
+			v, err := w.metric(name)
+			if err == nil && v == want {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s = %v (%v), want %v", name, v, err, want)
+			}
+			time.Sleep(100 * time.Millisecond) // polling interval
+		}
+	})
+	sc.Step(`^the metrics include$`, func(t *godog.Table) error {
+		deadline := time.Now().Add(waitTimeout)
+		for {
+			m, err := w.scrape()
+			if err != nil {
+				return err
+			}
+			var bad []string
+			for _, row := range t.Rows[1:] {
+				name, value := row.Cells[0].Value, row.Cells[1].Value
+				want, err := strconv.ParseFloat(value, 64)
+				if err != nil {
+					return err
+				}
+				if got, ok := m[name]; !ok || got != want {
+					bad = append(bad, fmt.Sprintf("%s = %v (present %v), want %v", name, got, ok, want))
+				}
+			}
+			if len(bad) == 0 {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return errors.New(strings.Join(bad, "; "))
+			}
+			time.Sleep(100 * time.Millisecond) // counters are flushed every second
+		}
+	})
+	sc.Step(`^every metric family from jetsse is named "jetsse_\*"$`, func() error {
+		m, err := w.scrape()
+		if err != nil {
+			return err
+		}
+		for name := range m {
+			if !strings.HasPrefix(name, "jetsse_") {
+				return fmt.Errorf("metric %s is not named jetsse_*", name)
+			}
+		}
+		return nil
+	})
+
+	sc.Step(`^a client that never reads subscribes to "([^"]*)"$`, func(topic string) error {
+		c, err := w.newClient("slow", "", topic)
+		if err != nil {
+			return err
+		}
+		if err := c.connect(connectOptions{noRead: true}); err != nil {
+			return err
+		}
+		if c.status != http.StatusOK {
+			return fmt.Errorf("slow client got %d", c.status)
+		}
+		return nil
+	})
+	sc.Step(`^the client that never reads is disconnected by the server$`, func() error {
+		return w.waitMetricAtLeast("jetsse_slow_client_disconnects_total", 1)
+	})
+	sc.Step(`^the slow client disconnects metric is at least (\d+)$`, func(n int) error {
+		return w.waitMetricAtLeast("jetsse_slow_client_disconnects_total", float64(n))
+	})
+}
+
+func (w *world) waitMetricAtLeast(name string, min float64) error {
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		v, err := w.metric(name)
+		if err == nil && v >= min {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s = %v (%v), want at least %v", name, v, err, min)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval
+	}
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
