@@ -24,6 +24,8 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerClients(sc)
 	w.registerSessions(sc)
 	w.registerOps(sc)
+	w.registerOperator(sc)
+	w.registerBrowser(sc)
 }
 
 func (w *world) registerServer(sc *godog.ScenarioContext) {

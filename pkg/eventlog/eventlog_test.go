@@ -234,3 +234,5 @@ func TestClaimsWatch(t *testing.T) {
 		}
 	}
 }
+
+var testenvNATS = testenv.NATS

@@ -279,6 +279,13 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	if e.draining.Load() {
 		return nil, ErrDraining
 	}
+	select {
+	case <-e.live.Ready():
+	default:
+		// Until the live path knows where it starts, it cannot tell which
+		// positions its cache covers.
+		return nil, fmt.Errorf("%w: live path starting", ErrNotReady)
+	}
 	topics, err := topic.NewSet(req.Topics, topic.Limits{MaxTopics: e.cfg.Limits.MaxTopics, MaxLen: e.cfg.Limits.MaxTopicLen})
 	if err != nil {
 		return nil, inputError("topic", err)

@@ -36,6 +36,15 @@ type HTTPConfig struct {
 	Logger       *slog.Logger
 	// Draining reports whether the node is draining (new requests: 503).
 	Draining func() bool
+	// Web serves the browser assets (GET /, GET /jetsse.js, GET /assets/…);
+	// nil serves none.
+	Web http.Handler
+	// CORSOrigins lists the exact origins allowed to use the edge from a
+	// browser with credentials.
+	CORSOrigins []string
+	// CookieSameSite is the session cookie's SameSite attribute (default
+	// Lax). SameSite=None (for cross-site pages) always sets Secure.
+	CookieSameSite http.SameSite
 }
 
 func (c *HTTPConfig) setDefaults() {
@@ -56,6 +65,9 @@ func (c *HTTPConfig) setDefaults() {
 	}
 	if c.Draining == nil {
 		c.Draining = func() bool { return false }
+	}
+	if c.CookieSameSite == 0 {
+		c.CookieSameSite = http.SameSiteLaxMode
 	}
 }
 
@@ -79,10 +91,15 @@ func NewHTTPHandler(svc Service, eps Endpoints, cfg HTTPConfig) http.Handler {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
+	if cfg.Web != nil {
+		mux.Handle("GET /{$}", cfg.Web)
+		mux.Handle("GET /jetsse.js", cfg.Web)
+		mux.Handle("GET /assets/", cfg.Web)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
-	return mux
+	return corsMiddleware(cfg.CORSOrigins, mux)
 }
 
 // errorStatus is the one place domain errors become HTTP status codes.
@@ -200,8 +217,9 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 		} else if q.Has("lastEventId") {
 			req.LastEventID, req.HasLastEventID = q.Get("lastEventId"), true
 		}
+		byHeader := false
 		if v := r.Header.Get(SessionHeader); v != "" {
-			req.Token = v
+			req.Token, byHeader = v, true
 		} else if c, err := r.Cookie(CookieName); err == nil {
 			req.Token = c.Value
 		}
@@ -217,10 +235,15 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Accel-Buffering", "no")
 		h.Set(SessionHeader, st.Session.Token)
-		http.SetCookie(w, &http.Cookie{
-			Name: CookieName, Value: st.Session.Token, Path: "/",
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
-		})
+		if !byHeader {
+			// A client that carries its session in the header (one per
+			// tab, say) keeps it there; the cookie jar is left alone.
+			http.SetCookie(w, &http.Cookie{
+				Name: CookieName, Value: st.Session.Token, Path: "/",
+				HttpOnly: true, SameSite: cfg.CookieSameSite,
+				Secure: r.TLS != nil || cfg.CookieSameSite == http.SameSiteNoneMode,
+			})
+		}
 		w.WriteHeader(http.StatusOK)
 
 		rc := http.NewResponseController(w)

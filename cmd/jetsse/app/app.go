@@ -37,6 +37,7 @@ import (
 	"github.com/jetsse/jetsse/pkg/natsembed"
 	"github.com/jetsse/jetsse/pkg/session"
 	"github.com/jetsse/jetsse/services/edge"
+	"github.com/jetsse/jetsse/services/edge/web"
 )
 
 // Ready describes a running server; Run reports it once the HTTP listener
@@ -136,6 +137,7 @@ type config struct {
 	readHeaderTimeout                      time.Duration
 	maxHeaderBytes                         int
 	replayBatch                            int
+	corsOrigins, cookieSameSite            string
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -180,6 +182,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "request header size limit")
 	fs.IntVar(&c.replayBatch, "replay-batch", 1000, "events per JetStream read when replaying history")
+	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins allowed to use the edge from a browser, with credentials (exact, e.g. https://app.example.com)")
+	fs.StringVar(&c.cookieSameSite, "cookie-samesite", "lax", "session cookie SameSite: lax, strict, or none (cross-site pages; implies Secure)")
 }
 
 func newLogger(c config, w io.Writer) (*slog.Logger, error) {
@@ -204,6 +208,19 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 	}
 	if c.sessionStorage != "file" && c.sessionStorage != "memory" {
 		return fmt.Errorf("--session-storage: %q is not file or memory", c.sessionStorage)
+	}
+	sameSite, ok := map[string]http.SameSite{"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode}[c.cookieSameSite]
+	if !ok {
+		return fmt.Errorf("--cookie-samesite: %q is not lax, strict or none", c.cookieSameSite)
+	}
+	var corsOrigins []string
+	for _, o := range strings.Split(c.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if o == "*" {
+				return errors.New("--cors-origins: list exact origins; \"*\" would let any site read sessions with credentials")
+			}
+			corsOrigins = append(corsOrigins, strings.TrimSuffix(o, "/"))
+		}
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -343,14 +360,17 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 	service = edge.LoggingMiddleware(logger)(service)
 	service = edge.InstrumentingMiddleware(m.RequestDuration, m.RejectedRequests)(service)
 	handler := edge.NewHTTPHandler(service, edge.MakeEndpoints(service), edge.HTTPConfig{
-		PublishToken: publishToken,
-		Heartbeat:    c.heartbeat,
-		WriteTimeout: c.writeTimeout,
-		MaxBody:      c.maxBody,
-		Retry:        c.retry,
-		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Logger:       logger,
-		Draining:     svc.Draining,
+		PublishToken:   publishToken,
+		Heartbeat:      c.heartbeat,
+		WriteTimeout:   c.writeTimeout,
+		MaxBody:        c.maxBody,
+		Retry:          c.retry,
+		Metrics:        promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Logger:         logger,
+		Draining:       svc.Draining,
+		Web:            web.Handler(),
+		CORSOrigins:    corsOrigins,
+		CookieSameSite: sameSite,
 	})
 
 	// The HTTP listener is bound only now that JetStream is ready.

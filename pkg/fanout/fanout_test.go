@@ -1,0 +1,275 @@
+package fanout_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsse/jetsse/internal/testenv"
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/sse"
+	"github.com/jetsse/jetsse/pkg/topic"
+)
+
+type rig struct {
+	js  jetstream.JetStream
+	hub *fanout.Hub
+}
+
+// newRig starts a real JetStream stream "EVENTS" on "events.>" with the
+// given events already published, and a hub reading it.
+func newRig(t *testing.T, cfg fanout.Config, pre int) *rig {
+	t.Helper()
+	_, nc := testenv.NATS(t)
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{js: js}
+	for i := range pre {
+		r.publish(t, fmt.Sprintf("pre.%d", i%2))
+	}
+	cfg.Stream, cfg.Prefix = "EVENTS", "events"
+	cfg.StreamInfo = func(ctx context.Context) (uint64, uint64, error) {
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		return info.State.FirstSeq, info.State.LastSeq, nil
+	}
+	r.hub = fanout.New(js, cfg)
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.hub.Run(hctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("hub: %v", err)
+		}
+	})
+	<-r.hub.Ready()
+	return r
+}
+
+func (r *rig) publish(t *testing.T, topic string) uint64 {
+	t.Helper()
+	ack, err := r.js.Publish(context.Background(), "events."+topic, []byte(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+func (r *rig) waitLast(t *testing.T, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.hub.Last() < seq {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub at %d, want %d", r.hub.Last(), seq)
+		}
+		time.Sleep(time.Millisecond) // polling interval
+	}
+}
+
+func set(t *testing.T, topics ...string) *topic.Set {
+	s, err := topic.NewSet(topics, topic.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func seqs(evs []*fanout.Event) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, e := range evs {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+func take(t *testing.T, s *fanout.Sub, n int) []*fanout.Event {
+	t.Helper()
+	var got []*fanout.Event
+	deadline := time.After(10 * time.Second)
+	for len(got) < n {
+		got = s.Take(got)
+		if len(got) >= n {
+			break
+		}
+		select {
+		case <-s.Notify():
+		case <-s.Done():
+			t.Fatalf("subscription ended: %v", s.Err())
+		case <-deadline:
+			t.Fatalf("got %v, want %d events", seqs(got), n)
+		}
+	}
+	return got
+}
+
+func TestWarmRingAndBacklog(t *testing.T) {
+	r := newRig(t, fanout.Config{CacheEvents: 8}, 20)
+	r.waitLast(t, 20)
+	if got := r.hub.CoverStart(); got != 13 {
+		t.Fatalf("cover start %d, want 13 (the last 8 of 20)", got)
+	}
+	if r.hub.Covers(11) || !r.hub.Covers(12) || !r.hub.Covers(20) {
+		t.Fatalf("coverage wrong around 12..20")
+	}
+	// Not covered: nothing registered.
+	if s, _, ok, err := r.hub.Subscribe(set(t, ">"), 5, fanout.SubConfig{}); ok || s != nil || err != nil {
+		t.Fatalf("position 5 should not be covered")
+	}
+	s, backlog, ok, err := r.hub.Subscribe(set(t, "pre.1"), 14, fanout.SubConfig{})
+	if err != nil || !ok {
+		t.Fatalf("subscribe at 14: ok=%v err=%v", ok, err)
+	}
+	defer s.Close()
+	// pre.1 is every even sequence (i odd → seq i+1 even).
+	if want := []uint64{16, 18, 20}; fmt.Sprint(seqs(backlog)) != fmt.Sprint(want) {
+		t.Fatalf("backlog %v, want %v", seqs(backlog), want)
+	}
+	seq := r.publish(t, "pre.1")
+	r.publish(t, "other")
+	seq2 := r.publish(t, "pre.1")
+	got := take(t, s, 2)
+	if seqs(got)[0] != seq || seqs(got)[1] != seq2 {
+		t.Fatalf("live %v, want [%d %d]", seqs(got), seq, seq2)
+	}
+	if string(got[0].Frame) != string(sse.AppendEventWithSeq(nil, seq, "", []byte("pre.1"))) {
+		t.Fatalf("frame %q", got[0].Frame)
+	}
+}
+
+func TestOverlappingTopicsDeliverOnce(t *testing.T) {
+	r := newRig(t, fanout.Config{}, 0)
+	s, _, ok, _ := r.hub.Subscribe(set(t, "a.*", "*.b"), 0, fanout.SubConfig{})
+	if !ok {
+		t.Fatal("not subscribed")
+	}
+	defer s.Close()
+	r.publish(t, "a.b")
+	r.publish(t, "a.c")
+	r.publish(t, "x.b")
+	if got := seqs(take(t, s, 3)); fmt.Sprint(got) != "[1 2 3]" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestSlowSubscriberOverflows(t *testing.T) {
+	r := newRig(t, fanout.Config{}, 0)
+	slow, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 5})
+	fast, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 100})
+	defer slow.Close()
+	defer fast.Close()
+	for range 10 {
+		r.publish(t, "t")
+	}
+	if got := take(t, fast, 10); len(got) != 10 {
+		t.Fatalf("fast got %d", len(got))
+	}
+	select {
+	case <-slow.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow subscriber not ended")
+	}
+	if !errors.Is(slow.Err(), fanout.ErrOverflow) {
+		t.Fatalf("slow err %v", slow.Err())
+	}
+	if n := r.hub.Subscribers(); n != 2 {
+		t.Fatalf("%d subscribers before Close", n)
+	}
+	slow.Close()
+	slow.Close()
+	if n := r.hub.Subscribers(); n != 1 {
+		t.Fatalf("%d subscribers after Close", n)
+	}
+}
+
+// TestRingBytesBound: the ring never holds more than its byte budget.
+func TestRingBytesBound(t *testing.T) {
+	r := newRig(t, fanout.Config{CacheEvents: 1000, CacheBytes: 1000}, 0)
+	var last uint64
+	for range 100 {
+		last = r.publish(t, "t")
+	}
+	r.waitLast(t, last)
+	start := r.hub.CoverStart()
+	size := func(seq uint64) int { return len(sse.AppendEventWithSeq(nil, seq, "", []byte("t"))) }
+	held := 0
+	for seq := start; seq <= last; seq++ {
+		held += size(seq)
+	}
+	if held > 1000 || held+size(start-1) <= 1000 {
+		t.Fatalf("ring holds %d bytes (from %d to %d) with a 1000-byte budget", held, start, last)
+	}
+}
+
+func TestStreamRecreatedEndsSubscribers(t *testing.T) {
+	r := newRig(t, fanout.Config{}, 0)
+	for range 5 {
+		r.publish(t, "t")
+	}
+	r.waitLast(t, 5)
+	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{})
+	defer s.Close()
+	// A lower sequence than the hub's last means the stream went back.
+	r.hub.Dispatch(fanout.NewEvent(2, "t", "", []byte("x"), time.Now()))
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscriber not ended")
+	}
+	if !errors.Is(s.Err(), fanout.ErrReset) {
+		t.Fatalf("err %v", s.Err())
+	}
+	_ = strconv.Itoa
+}
+
+func BenchmarkDispatch1000(b *testing.B) {
+	benchDispatch(b, 1000)
+}
+
+func BenchmarkDispatch10000(b *testing.B) {
+	benchDispatch(b, 10000)
+}
+
+// benchDispatch measures the live path's in-memory cost per event for n
+// subscribers on one topic: subject matching and one queue append each
+// (the sockets are not part of it). ns/op divided by n is the cost per
+// delivery.
+func benchDispatch(b *testing.B, n int) {
+	_, nc := testenv.NATS(b)
+	js, _ := jetstream.New(nc)
+	hub := fanout.New(js, fanout.Config{CacheEvents: 1024})
+	ts, _ := topic.NewSet([]string{"t"}, topic.Limits{})
+	subs := make([]*fanout.Sub, n)
+	for i := range subs {
+		s, _, ok, err := hub.Subscribe(ts, 0, fanout.SubConfig{MaxEvents: 1 << 30, MaxBytes: 1 << 30})
+		if !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		subs[i] = s
+	}
+	data := []byte(`{"order":42,"total":"9.99"}`)
+	var buf []*fanout.Event
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		hub.Dispatch(fanout.NewEvent(uint64(i+1), "t", "order", data, time.Time{}))
+		if i%64 == 63 {
+			for _, s := range subs {
+				buf = s.Take(buf[:0])
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+}

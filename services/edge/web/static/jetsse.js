@@ -1,0 +1,277 @@
+// jetsse.js: the browser helper for jetsse, served by the edge at /jetsse.js.
+// An ES module with no dependencies and no build step.
+//
+// A plain EventSource works with jetsse as it is: the session rides on a
+// cookie, the browser reconnects with Last-Event-ID, and "session", "gap" and
+// "takeover" arrive as named events. This helper adds what EventSource cannot:
+//
+//   - A session per tab. The tab keeps its session token and last event ID in
+//     sessionStorage (kept across a reload, not shared with a new tab) and
+//     sends them in the Jetsse-Session and Last-Event-ID headers. Two tabs of
+//     one browser each get every event, and a reload resumes where the page
+//     was: nothing lost, nothing twice.
+//   - A duplicated tab starts with a copy of that storage, so the edge gives
+//     the session to the newer tab and sends "takeover" to the older one. The
+//     older tab does not fight back: it drops the token and goes on with a
+//     new session from its own last event ID, so neither tab loses an event.
+//   - Reconnects with exponential backoff and jitter while the edge refuses
+//     (5xx, 408, 429; Retry-After is honoured) or is down; after a clean end,
+//     the server's retry: delay. 204 No Content or another 4xx stops for good.
+//   - Callbacks for the session, gap and takeover events and for the state.
+//   - Cross-origin use with credentials: pass an absolute URL and
+//     credentials: "include"; the edge must list the page's origin in
+//     --cors-origins.
+//
+//   import { connect } from "/jetsse.js";
+//   const sub = connect("/events", {
+//     topics: ["orders.*"],
+//     onEvent: (e) => console.log(e.id, e.type, e.data),
+//     onGap: (g) => console.warn(`up to ${g.missing} events are missing`),
+//     onState: (state) => console.log(state),
+//   });
+//   sub.close(); // when done
+//
+// connect(url, options) returns {close(), state, lastEventId, session, closed}.
+// Options:
+//   topics          string or array of strings (required)
+//   onEvent(e)      {id, type, data}; type is "message" when the publisher set none
+//   onSession(s)    {session, resumed, lastEventId}: the connection starts after lastEventId
+//   onGap(g)        {lastEventId, firstAvailable, missing}: the events between were
+//                   evicted; missing (first - last - 1) is an upper bound
+//   onTakeover(t)   {session}: another tab took this tab's session over
+//   onState(s, i)   "connecting", "open", "waiting" (i.delay ms, i.reason) or
+//                   "closed" (i.reason)
+//   credentials     fetch credentials: "same-origin" (default), "include", "omit"
+//   lastEventId     where a tab with no position starts ("0": all retained events)
+//   storage         where the tab keeps its state (default sessionStorage; null: memory)
+//   key             the storage key (default: "jetsse:" + URL with topics)
+//   minDelay        first backoff delay in ms before the server sent retry: (1000)
+//   maxDelay        longest backoff delay in ms (30000)
+//   fetch           a fetch function (default globalThis.fetch)
+
+export function connect(url, options = {}) {
+  const o = { credentials: "same-origin", minDelay: 1000, maxDelay: 30000, ...options };
+  const topics = [].concat(o.topics ?? []);
+  if (topics.length === 0) throw new TypeError("jetsse: options.topics is required");
+  const target = new URL(url, globalThis.location?.href);
+  for (const t of topics) target.searchParams.append("topic", t);
+  const fetchFn = o.fetch ?? globalThis.fetch.bind(globalThis);
+  const store = tabStore(o.storage === undefined ? sessionStore() : o.storage, o.key ?? `jetsse:${target.href}`);
+  const pos = store.load(); // {token, lastEventId}
+  if (!pos.lastEventId && o.lastEventId != null) pos.lastEventId = String(o.lastEventId);
+
+  let state = "", session = null, stopped = false, abort = null, wake = null, serverRetry = 0;
+  const setState = (s, info = {}) => { state = s; call(o.onState, s, info); };
+  const onOnline = () => wake?.();
+  globalThis.addEventListener?.("online", onOnline);
+
+  async function run() {
+    let failures = 0; // consecutive attempts that did not reach the stream
+    while (!stopped) {
+      setState("connecting");
+      let delay = 0, reason = "";
+      try {
+        abort = new AbortController();
+        const headers = { Accept: "text/event-stream", "Jetsse-Session": pos.token || "new" };
+        if (pos.lastEventId) headers["Last-Event-ID"] = pos.lastEventId;
+        const res = await fetchFn(target.href, { headers, credentials: o.credentials, cache: "no-store", signal: abort.signal });
+        const type = res.headers.get("Content-Type") ?? "";
+        if (res.status === 204) return "the server asked the client to stop (204)";
+        if (res.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type)) {
+          reason = `HTTP ${res.status}${await errorText(res)}`;
+          const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
+          if (!retryable) return reason;
+          delay = Math.max(backoffDelay(++failures, serverRetry || o.minDelay, o.maxDelay), retryAfter(res));
+        } else {
+          failures = 0;
+          const token = res.headers.get("Jetsse-Session");
+          if (token) { pos.token = token; store.save(pos); }
+          setState("open");
+          if (await read(res.body) === "takeover") continue; // at once, with a new session
+          delay = serverRetry || o.minDelay;
+          reason = "the stream ended";
+        }
+      } catch (err) {
+        if (stopped) break;
+        reason = String(err?.message ?? err);
+        delay = backoffDelay(++failures, serverRetry || o.minDelay, o.maxDelay);
+      }
+      if (stopped) break;
+      setState("waiting", { delay, reason });
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => wake(), delay);
+        wake = () => { clearTimeout(timer); wake = null; resolve(); }; // close() and "online" end the wait early
+      });
+    }
+    return "closed by the page";
+  }
+
+  // read dispatches the events of one response until it ends; it returns
+  // "takeover" when another tab took the session over.
+  async function read(body) {
+    let end = "eof";
+    const parser = createParser((ev) => {
+      if (end !== "eof" || stopped) return;
+      if (ev.type === "session") {
+        const d = json(ev.data);
+        session = { session: d.session, resumed: !!d.resumed, lastEventId: d.last_event_id ?? "" };
+        call(o.onSession, session);
+      } else if (ev.type === "gap") {
+        const d = json(ev.data);
+        const last = BigInt(d.last_event_id || 0), first = BigInt(d.first_available || 0);
+        // The server goes on from first-1; so does the tab from now on.
+        if (first > 0n) { pos.lastEventId = String(first - 1n); store.save(pos); }
+        const missing = first - last - 1n;
+        call(o.onGap, { lastEventId: String(d.last_event_id ?? ""), firstAvailable: String(d.first_available ?? ""), missing: Number(missing > 0n ? missing : 0n) });
+      } else if (ev.type === "takeover") {
+        end = "takeover";
+        pos.token = ""; // do not fight: go on with a new session from our own position
+        store.save(pos);
+        call(o.onTakeover, { session: json(ev.data).session ?? session?.session ?? "" });
+      } else {
+        if (ev.id) { pos.lastEventId = ev.id; store.save(pos); }
+        call(o.onEvent, ev);
+      }
+    });
+    const reader = body.getReader();
+    const decoder = new TextDecoder(); // UTF-8, drops one leading BOM
+    try {
+      while (end === "eof" && !stopped) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parser.push(decoder.decode(value, { stream: true }));
+        if (parser.retry !== undefined) serverRetry = parser.retry;
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+    return end;
+  }
+
+  const closed = run().then((reason) => {
+    stopped = true;
+    globalThis.removeEventListener?.("online", onOnline);
+    setState("closed", { reason });
+    return reason;
+  });
+
+  return {
+    close() {
+      if (stopped) return;
+      stopped = true;
+      abort?.abort();
+      wake?.();
+    },
+    get state() { return state; },
+    get lastEventId() { return pos.lastEventId; },
+    get session() { return session; },
+    closed,
+  };
+}
+
+// createParser returns a text/event-stream parser that follows the WHATWG
+// rules: CR, LF and CRLF end a line, a blank line dispatches, lines starting
+// with ":" are comments, one space after the colon is dropped, an id with NUL
+// is ignored, retry takes ASCII digits only, and an event with no data line is
+// not dispatched. push(text) takes decoded text (drop a leading BOM first, as
+// TextDecoder does); onEvent gets {id, type, data}. An event not ended by a
+// blank line when the stream ends is never dispatched.
+export function createParser(onEvent) {
+  let partial = "", afterCR = false, data = "", type = "", idBuffer = "";
+  const p = { lastEventId: "", retry: undefined, push };
+
+  function push(text) {
+    if (text === "") return;
+    let i = 0, cr = -2, lf = -2;
+    if (afterCR && text.charCodeAt(0) === 10) i = 1;
+    afterCR = false;
+    while (i < text.length) {
+      if (cr !== -1 && cr < i) cr = text.indexOf("\r", i);
+      if (lf !== -1 && lf < i) lf = text.indexOf("\n", i);
+      const eol = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
+      if (eol === -1) { partial += text.slice(i); return; }
+      line(partial + text.slice(i, eol));
+      partial = "";
+      i = eol + 1;
+      if (eol === cr) {
+        if (i === text.length) afterCR = true;
+        else if (text.charCodeAt(i) === 10) i++;
+      }
+    }
+  }
+
+  function line(l) {
+    if (l === "") return dispatch();
+    if (l[0] === ":") return;
+    const c = l.indexOf(":");
+    const field = c < 0 ? l : l.slice(0, c);
+    let value = c < 0 ? "" : l.slice(c + 1);
+    if (value[0] === " ") value = value.slice(1);
+    if (field === "data") data += value + "\n";
+    else if (field === "event") type = value;
+    else if (field === "id") { if (!value.includes("\0")) idBuffer = value; }
+    else if (field === "retry") { if (/^[0-9]+$/.test(value)) p.retry = Number(value); }
+  }
+
+  function dispatch() {
+    p.lastEventId = idBuffer;
+    if (data === "") { type = ""; return; }
+    const ev = { id: p.lastEventId, type: type || "message", data: data.slice(0, -1) };
+    data = "";
+    type = "";
+    onEvent(ev);
+  }
+
+  return p;
+}
+
+// backoffDelay is the wait in ms before attempt n (1, 2, …) after failures:
+// base doubled per attempt, at most max, with "equal jitter": a random point
+// in the upper half, so waits grow and clients spread out.
+export function backoffDelay(n, base, max, random = Math.random) {
+  const d = Math.min(max, base * 2 ** Math.max(0, n - 1));
+  return Math.round(d / 2 + random() * (d / 2));
+}
+
+function retryAfter(res) {
+  const s = Number(res.headers.get("Retry-After"));
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 0;
+}
+
+async function errorText(res) {
+  try {
+    const d = await res.json();
+    return d?.error ? `: ${d.error}` : "";
+  } catch {
+    return "";
+  }
+}
+
+function json(s) {
+  try { return JSON.parse(s) ?? {}; } catch { return {}; }
+}
+
+function call(fn, ...args) {
+  try { fn?.(...args); } catch (err) { console.error("jetsse: callback failed", err); }
+}
+
+function sessionStore() {
+  try { return globalThis.sessionStorage ?? null; } catch { return null; } // blocked storage
+}
+
+function tabStore(storage, key) {
+  let memory = { token: "", lastEventId: "" };
+  return {
+    load() {
+      try {
+        const v = JSON.parse(storage?.getItem(key) ?? "null");
+        if (v) memory = { token: String(v.token ?? ""), lastEventId: String(v.lastEventId ?? "") };
+      } catch { /* keep memory */ }
+      return memory;
+    },
+    save(v) {
+      memory = v;
+      try { storage?.setItem(key, JSON.stringify(v)); } catch { /* quota or blocked */ }
+    },
+  };
+}
