@@ -60,3 +60,11 @@ Feature: Bad input harms nobody
     Given client "reader" subscribes to "t" and reconnects like EventSource
     When 3000 events of 2000 bytes are published to "t"
     Then client "reader" has received every event published to its topics since it subscribed, exactly once and in order
+
+  Scenario: Clients that never read do not grow the edge's memory
+    Given a NATS server
+    And a jetsse process on the cluster with "--write-timeout 2s --queue-bytes 65536 --cache-bytes 4194304"
+    And 20 clients that never read subscribe to "t"
+    When 5000 events of 20000 bytes are published to "t"
+    Then the jetsse process's resident memory grew by less than 64 MiB
+    And within 15 seconds the server has 0 connections

@@ -27,6 +27,17 @@ Feature: Telling clients about evicted events
     Then client "alice" receives a gap with last_event_id "2" and first_available "6" before any replayed event
     And client "alice" has received the events with ids "1, 2, 6, 7"
 
+  Scenario: Events evicted by --max-bytes while the client was away
+    Given a jetsse server with "--max-bytes 20000 --cache-events 1"
+    And client "alice" subscribes to "t"
+    And 2 events of 1000 bytes are published to "t"
+    And client "alice" has received 2 events
+    And client "alice" disconnects
+    And 40 events of 1000 bytes are published to "t"
+    When client "alice" reconnects with its Last-Event-ID
+    Then client "alice" receives a gap from "2" to the stream's first sequence before any replayed event
+    And client "alice" has received every event still in the stream after the gap, in order
+
   Scenario: A page refresh after eviction reports the gap too
     Given a jetsse server with "--max-msgs 3 --cache-events 1"
     And client "alice" subscribes to "t"

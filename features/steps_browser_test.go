@@ -1,6 +1,731 @@
 package features
 
-import "github.com/cucumber/godog"
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/cucumber/godog"
+
+	"github.com/jetsse/jetsse/pkg/topic"
+	"github.com/jetsse/jetsse/services/edge/web"
+)
+
+// browserWorld is the browser part of one scenario's world: one browser
+// profile (one cookie jar, as one user's browser) with named tabs.
+type browserWorld struct {
+	w        *world
+	profile  *browserProfile
+	tabs     map[string]*tab
+	since    map[string]int      // tab → index into w.published when it subscribed
+	topics   map[string][]string // tab → its topics
+	procArgs []string            // a process on fixed ports: its flags, ports included
+	natsURL  string              // the NATS URL of a process on fixed ports
+	bg       *background
+	mark     map[string]int // "restart"/"reload" → background events acknowledged by then
+	apps     map[string]*httptest.Server
+	pagePub  *published // what the page last tried to publish
+}
 
 // registerBrowser registers the steps of browser.feature (headless Chromium).
-func (w *world) registerBrowser(sc *godog.ScenarioContext) {}
+func (w *world) registerBrowser(sc *godog.ScenarioContext) {
+	b := &browserWorld{w: w, tabs: map[string]*tab{}, since: map[string]int{}, topics: map[string][]string{},
+		mark: map[string]int{}, apps: map[string]*httptest.Server{}}
+	sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+		b.close()
+		return ctx, nil
+	})
+
+	sc.Step(`^a jetsse process on fixed ports with "([^"]*)"$`, b.processOnFixedPorts)
+	sc.Step(`^the jetsse process is started again on the same data dir and ports$`, b.restartProcess)
+	sc.Step(`^web apps "(\w+)" and "(\w+)" on other origins$`, b.webApps)
+	sc.Step(`^a jetsse server that allows the origin of web app "(\w+)"$`, b.serverAllowing)
+
+	sc.Step(`^tab "(\w+)" opens the (demo page|plain EventSource page) subscribed to "([^"]*)"$`, b.openPage)
+	sc.Step(`^tab "(\w+)" opens web app "(\w+)" subscribed to "([^"]*)"$`, b.openApp)
+	sc.Step(`^tab "(\w+)" navigates away$`, b.navigateAway)
+	sc.Step(`^tab "(\w+)" is reloaded$`, b.reload)
+	sc.Step(`^tab "(\w+)" is closed$`, b.closeTab)
+	sc.Step(`^tab "(\w+)" is duplicated as tab "(\w+)"$`, b.duplicate)
+	sc.Step(`^tab "(\w+)" goes offline$`, func(name string) error { return b.setOffline(name, true) })
+	sc.Step(`^tab "(\w+)" comes back online$`, func(name string) error { return b.setOffline(name, false) })
+	sc.Step(`^tab "(\w+)" publishes "([^"]*)" to "([^"]*)" with type "([^"]*)" and token "([^"]*)"$`, b.publishFromPage)
+
+	sc.Step(`^events are published to "([^"]*)" in the background$`, b.startBackground)
+	sc.Step(`^the background publishing stops$`, b.stopBackground)
+	sc.Step(`^tab "(\w+)" shows at least (\d+) events$`, b.atLeast)
+	sc.Step(`^tab "(\w+)" shows at least (\d+) events published after the (restart|reload)$`, b.atLeastAfter)
+
+	sc.Step(`^tab "(\w+)" shows the state "(\w+)"$`, b.showsState)
+	sc.Step(`^tab "(\w+)" shows the events with ids "([^"]*)"$`, b.showsIDs)
+	sc.Step(`^tab "(\w+)" shows every event published since it subscribed, exactly once and in order$`, b.showsEveryEvent)
+	sc.Step(`^tab "(\w+)" shows an? "(\w+)" notice containing "([^"]*)"$`, b.showsNotice)
+	sc.Step(`^tab "(\w+)" shows (no|\d+) "(\w+)" notices?$`, b.countNotices)
+	sc.Step(`^tab "(\w+)" shows a "(\w+)" notice with events before and after it$`, b.noticeBetween)
+	sc.Step(`^tabs "(\w+)" and "(\w+)" show different sessions$`, b.differentSessions)
+	sc.Step(`^tab "(\w+)" shows the publish accepted as event (\d+)$`, b.publishAccepted)
+	sc.Step(`^tab "(\w+)" shows the publish refused with status (\d+)$`, b.publishRefused)
+	sc.Step(`^tab "(\w+)" shows event (\d+) with type "([^"]*)" and data "([^"]*)"$`, b.showsEvent)
+	sc.Step(`^every reconnect of tab "(\w+)" to "([^"]*)" carried Last-Event-ID "([^"]*)" and the session cookie$`, b.reconnectHeaders)
+	sc.Step(`^a screenshot of tab "(\w+)" is saved as "([^"]*)"$`, b.screenshot)
+}
+
+func (b *browserWorld) close() {
+	if b.bg != nil {
+		_, _ = b.bg.halt()
+	}
+	for _, t := range b.tabs {
+		t.close()
+	}
+	if b.profile != nil {
+		b.profile.close()
+	}
+	for _, s := range b.apps {
+		s.Close()
+	}
+}
+
+func (b *browserWorld) tab(name string) (*tab, error) {
+	if t := b.tabs[name]; t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("no tab %q", name)
+}
+
+// newTab opens a tab in the scenario's browser profile.
+func (b *browserWorld) newTab(name string) (*tab, error) {
+	if b.tabs[name] != nil {
+		return nil, fmt.Errorf("tab %q is already open", name)
+	}
+	if b.profile == nil {
+		p, err := newBrowserProfile()
+		if err != nil {
+			return nil, err
+		}
+		b.profile = p
+	}
+	t, err := b.profile.newTab(name)
+	if err != nil {
+		return nil, err
+	}
+	b.tabs[name] = t
+	return t, nil
+}
+
+func (b *browserWorld) base() (string, error) {
+	s, err := b.w.defaultServer()
+	if err != nil {
+		return "", err
+	}
+	return s.base(), nil
+}
+
+func (b *browserWorld) processOnFixedPorts(flags string) error {
+	httpPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	natsPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	b.procArgs = append(strings.Fields(flags), "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "--nats-addr", fmt.Sprintf("127.0.0.1:%d", natsPort))
+	b.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	_, err = b.w.startProcess("edge", filepath.Join(b.w.dir, "edge"), b.procArgs)
+	return err
+}
+
+func (b *browserWorld) restartProcess() error {
+	s, err := b.w.defaultServer()
+	if err != nil {
+		return err
+	}
+	if b.procArgs == nil {
+		return errors.New("the process was not started on fixed ports")
+	}
+	if b.bg != nil {
+		b.mark["restart"] = b.bg.count()
+	}
+	_, err = b.w.startProcess(s.name, s.dataDir, b.procArgs)
+	return err
+}
+
+// openPage opens the demo page or the plain EventSource page and waits
+// until the page has its session, so later publishes count as after it
+// subscribed.
+func (b *browserWorld) openPage(name, page, topics string) error {
+	base, err := b.base()
+	if err != nil {
+		return err
+	}
+	t := b.tabs[name]
+	if t == nil {
+		if t, err = b.newTab(name); err != nil {
+			return err
+		}
+	}
+	q := url.Values{}
+	for _, tp := range splitList(topics) {
+		q.Add("topic", tp)
+	}
+	path := "/?"
+	if page == "plain EventSource page" {
+		path = "/assets/plain.html?"
+	}
+	before, _ := t.view()
+	sessions := len(before.notices("session"))
+	if _, ok := b.since[name]; !ok {
+		b.since[name] = len(b.w.published)
+	}
+	b.topics[name] = splitList(topics)
+	if err := t.do(chromedp.Navigate(base + path + q.Encode())); err != nil {
+		return err
+	}
+	_, err = t.waitView("the page's session", func(v pageView) bool {
+		return v.State == "open" && len(v.notices("session")) > 0 && (sessions == 0 || v.URL != before.URL || len(v.notices("session")) > sessions)
+	})
+	return err
+}
+
+const appPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A web app on another origin</title></head>
+<body>
+<output id="state" data-state="idle"></output>
+<ol id="log"></ol>
+<script type="module">
+  // A page on its own origin, with its own copy of jetsse.js, using the edge
+  // cross-origin with credentials.
+  import { connect } from "/jetsse.js";
+  const q = new URLSearchParams(location.search);
+  const log = document.getElementById("log");
+  const state = document.getElementById("state");
+  function row(kind, text, id) {
+    const li = document.createElement("li");
+    li.className = kind === "event" ? "event" : "notice " + kind;
+    if (id) li.dataset.id = id;
+    const span = document.createElement("span");
+    span.className = kind === "event" ? "data" : "text";
+    span.textContent = text;
+    li.append(span);
+    log.prepend(li);
+  }
+  connect(q.get("edge") + "/events", {
+    topics: q.getAll("topic"),
+    credentials: "include",
+    onState: (s, info) => { state.dataset.state = s; state.textContent = s + " " + (info.reason ?? ""); },
+    onEvent: (e) => row("event", e.data, e.id),
+    onSession: (s) => row("session", (s.resumed ? "Resumed" : "New") + " session, after event " + (s.lastEventId || "(live)")),
+    onGap: (g) => row("gap", "up to " + g.missing + " events missing"),
+    onTakeover: () => row("takeover", "taken over"),
+  });
+</script>
+</body></html>`
+
+func (b *browserWorld) webApps(first, second string) error {
+	for _, name := range []string{first, second} {
+		mux := http.NewServeMux()
+		mux.Handle("GET /jetsse.js", web.Handler())
+		mux.HandleFunc("GET /app.html", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte(appPage))
+		})
+		b.apps[name] = httptest.NewServer(mux)
+	}
+	return nil
+}
+
+func (b *browserWorld) serverAllowing(app string) error {
+	s := b.apps[app]
+	if s == nil {
+		return fmt.Errorf("no web app %q", app)
+	}
+	_, err := b.w.startServer("edge", filepath.Join(b.w.dir, "edge"), []string{"--cors-origins", s.URL})
+	return err
+}
+
+func (b *browserWorld) openApp(name, app, topics string) error {
+	s := b.apps[app]
+	if s == nil {
+		return fmt.Errorf("no web app %q", app)
+	}
+	base, err := b.base()
+	if err != nil {
+		return err
+	}
+	t, err := b.newTab(name)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"edge": {base}}
+	for _, tp := range splitList(topics) {
+		q.Add("topic", tp)
+	}
+	b.since[name] = len(b.w.published)
+	b.topics[name] = splitList(topics)
+	if err := t.do(chromedp.Navigate(s.URL + "/app.html?" + q.Encode())); err != nil {
+		return err
+	}
+	_, err = t.waitView("the app to try to connect", func(v pageView) bool { return v.State != "idle" && v.State != "connecting" })
+	return err
+}
+
+func (b *browserWorld) navigateAway(name string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	return t.do(chromedp.Navigate("about:blank"))
+}
+
+func (b *browserWorld) reload(name string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	if b.bg != nil {
+		b.mark["reload"] = b.bg.count()
+	}
+	return t.do(chromedp.Reload())
+}
+
+func (b *browserWorld) closeTab(name string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	t.close()
+	delete(b.tabs, name)
+	return nil
+}
+
+// duplicate opens a tab with a copy of the tab's sessionStorage at the same
+// URL, as the browser's "Duplicate tab" does.
+func (b *browserWorld) duplicate(from, to string) error {
+	src, err := b.tab(from)
+	if err != nil {
+		return err
+	}
+	storage, err := evalIn[map[string]string](src, `Object.fromEntries(Object.entries(sessionStorage))`)
+	if err != nil {
+		return err
+	}
+	v, err := src.view()
+	if err != nil {
+		return err
+	}
+	base, err := b.base()
+	if err != nil {
+		return err
+	}
+	t, err := b.newTab(to)
+	if err != nil {
+		return err
+	}
+	if err := t.do(chromedp.Navigate(base + "/")); err != nil { // same origin, subscribed to nothing
+		return err
+	}
+	for k, val := range storage {
+		if _, err := evalIn[bool](t, fmt.Sprintf(`(sessionStorage.setItem(%s, %s), true)`, strconv.Quote(k), strconv.Quote(val))); err != nil {
+			return err
+		}
+	}
+	b.since[to], b.topics[to] = b.since[from], b.topics[from]
+	if err := t.do(chromedp.Navigate(v.URL)); err != nil {
+		return err
+	}
+	_, err = t.waitView("the duplicated tab's session", func(v pageView) bool { return v.State == "open" && len(v.notices("session")) > 0 })
+	return err
+}
+
+// setOffline emulates the loss (and the return) of the network for a tab:
+// its requests fail and navigator.onLine follows.
+func (b *browserWorld) setOffline(name string, offline bool) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	rules := []*network.Conditions{}
+	if offline {
+		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	return t.do(chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tgt, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tgt, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1})
+		return err
+	}))
+}
+
+// publishFromPage fills in the demo page's publish form and submits it.
+func (b *browserWorld) publishFromPage(name, data, tp, typ, token string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	if err := t.do(
+		chromedp.SetValue(chromedp.ID("token"), ""),
+		chromedp.SendKeys(chromedp.ID("token"), token),
+		chromedp.SetValue(chromedp.ID("pub-topic"), tp),
+		chromedp.SetValue(chromedp.ID("pub-type"), typ),
+		chromedp.SetValue(chromedp.ID("pub-data"), data),
+		// Clear the last answer, so the wait below sees the new one.
+		chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(delete document.getElementById("pub-result").dataset.status, true)`)(ctx, tgt)
+			return err
+		}),
+		chromedp.Click(chromedp.CSS(`#pub-form button[type="submit"]`)),
+	); err != nil {
+		return err
+	}
+	b.pagePub = &published{Topic: tp, Type: typ, Data: data}
+	_, err = t.waitView("the publish answer", func(v pageView) bool { return v.Publish.Status != "" })
+	return err
+}
+
+func (b *browserWorld) publishAccepted(name string, id uint64) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	v, err := t.view()
+	if err != nil {
+		return err
+	}
+	if v.Publish.Status != "200" || v.Publish.ID != strconv.FormatUint(id, 10) {
+		return fmt.Errorf("the page shows the publish answered %s %q (%s), want 200 with id %d", v.Publish.Status, v.Publish.ID, v.Publish.Text, id)
+	}
+	if b.pagePub == nil {
+		return errors.New("the page published nothing")
+	}
+	p := *b.pagePub
+	p.Seq = id
+	b.w.published = append(b.w.published, p)
+	return nil
+}
+
+func (b *browserWorld) publishRefused(name string, status int) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	v, err := t.view()
+	if err != nil {
+		return err
+	}
+	if v.Publish.Status != strconv.Itoa(status) || !strings.Contains(v.Publish.Text, "Refused") {
+		return fmt.Errorf("the page shows the publish answered %s (%s), want %d", v.Publish.Status, v.Publish.Text, status)
+	}
+	return nil
+}
+
+func (b *browserWorld) startBackground(tp string) error {
+	natsURL := b.natsURL
+	if natsURL == "" {
+		s, err := b.w.defaultServer()
+		if err != nil {
+			return err
+		}
+		natsURL = s.ready.NATSURL
+	}
+	bg, err := startBackground(natsURL, "events."+tp, tp, 15*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	b.bg = bg
+	return nil
+}
+
+// stopBackground stops the background publisher and records what it
+// published, so the Then steps expect it.
+func (b *browserWorld) stopBackground() error {
+	if b.bg == nil {
+		return errors.New("nothing is published in the background")
+	}
+	acked, err := b.bg.halt()
+	b.bg = nil
+	b.w.published = append(b.w.published, acked...)
+	return err
+}
+
+func (b *browserWorld) atLeast(name string, n int) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	_, err = t.waitView(fmt.Sprintf("%d events", n), func(v pageView) bool { return len(v.events()) >= n })
+	return err
+}
+
+func (b *browserWorld) atLeastAfter(name string, n int, what string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	if b.bg == nil {
+		return errors.New("nothing is published in the background")
+	}
+	from, ok := b.mark[what]
+	if !ok {
+		return fmt.Errorf("no %s happened", what)
+	}
+	if err := b.bg.wait(from + n); err != nil {
+		return err
+	}
+	want := b.bg.seq(from + n - 1)
+	_, err = t.waitView(fmt.Sprintf("event %d, the %dth published after the %s", want, n, what), func(v pageView) bool {
+		ids := v.ids()
+		return len(ids) > 0 && ids[len(ids)-1] >= want
+	})
+	return err
+}
+
+func (b *browserWorld) showsState(name, state string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	_, err = t.waitView(fmt.Sprintf("state %q", state), func(v pageView) bool { return v.State == state })
+	return err
+}
+
+func (b *browserWorld) showsIDs(name, list string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	var want []uint64
+	for _, s := range splitList(list) {
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		want = append(want, id)
+	}
+	v, err := t.waitView(fmt.Sprintf("ids %v", want), func(v pageView) bool { return len(v.ids()) >= len(want) })
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(v.ids(), want) {
+		return fmt.Errorf("tab %q shows ids %v, want %v (%s)", name, v.ids(), want, v)
+	}
+	return nil
+}
+
+// expected returns the events published since the tab subscribed that match
+// its topics, in stream order.
+func (b *browserWorld) expected(name string) ([]published, error) {
+	set, err := topic.NewSet(b.topics[name], topic.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	var out []published
+	for _, p := range b.w.published[b.since[name]:] {
+		if set.Match(p.Topic) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(x, y published) int { return cmp.Compare(x.Seq, y.Seq) })
+	return out, nil
+}
+
+func (b *browserWorld) showsEveryEvent(name string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	if b.bg != nil {
+		return errors.New("stop the background publishing first")
+	}
+	want, err := b.expected(name)
+	if err != nil {
+		return err
+	}
+	if len(want) == 0 {
+		return errors.New("nothing was published to the tab's topics")
+	}
+	last := want[len(want)-1].Seq
+	v, err := t.waitView(fmt.Sprintf("event %d", last), func(v pageView) bool {
+		ids := v.ids()
+		return len(ids) > 0 && ids[len(ids)-1] >= last
+	})
+	if err != nil {
+		return err
+	}
+	got := v.events()
+	if len(got) != len(want) {
+		return fmt.Errorf("tab %q shows %d events, want %d exactly once: shows %v, want %v", name, len(got), len(want), v.ids(), seqs(want))
+	}
+	for i, p := range want {
+		g := got[i]
+		if g.ID != strconv.FormatUint(p.Seq, 10) || g.Data != p.Data || (p.Type != "" && g.Type != p.Type) {
+			return fmt.Errorf("tab %q: event %d is %+v, want id %d, type %q, data %q (shows %v)", name, i+1, g, p.Seq, p.Type, p.Data, v.ids())
+		}
+	}
+	return nil
+}
+
+func seqs(ps []published) []uint64 {
+	out := make([]uint64, len(ps))
+	for i, p := range ps {
+		out[i] = p.Seq
+	}
+	return out
+}
+
+func (b *browserWorld) showsNotice(name, kind, text string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	_, err = t.waitView(fmt.Sprintf("a %s notice containing %q", kind, text), func(v pageView) bool {
+		return slices.ContainsFunc(v.notices(kind), func(s string) bool { return strings.Contains(s, text) })
+	})
+	return err
+}
+
+func (b *browserWorld) countNotices(name, n, kind string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	want := 0
+	if n != "no" {
+		want, _ = strconv.Atoi(n)
+	}
+	v, err := t.view()
+	if err != nil {
+		return err
+	}
+	if got := len(v.notices(kind)); got != want {
+		return fmt.Errorf("tab %q shows %d %s notices, want %d (%s)", name, got, kind, want, v)
+	}
+	return nil
+}
+
+func (b *browserWorld) noticeBetween(name, kind string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	v, err := t.view()
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(v.Rows, func(r pageRow) bool { return r.Kind == kind })
+	if i < 0 {
+		return fmt.Errorf("tab %q shows no %s notice (%s)", name, kind, v)
+	}
+	isEvent := func(r pageRow) bool { return r.Kind == "event" }
+	if !slices.ContainsFunc(v.Rows[:i], isEvent) || !slices.ContainsFunc(v.Rows[i:], isEvent) {
+		return fmt.Errorf("tab %q: the %s notice is not between events (%s)", name, kind, v)
+	}
+	return nil
+}
+
+func (b *browserWorld) differentSessions(x, y string) error {
+	var sessions []string
+	for _, name := range []string{x, y} {
+		t, err := b.tab(name)
+		if err != nil {
+			return err
+		}
+		v, err := t.view()
+		if err != nil {
+			return err
+		}
+		if v.Session == "" || v.Session == "none" {
+			return fmt.Errorf("tab %q shows no session", name)
+		}
+		sessions = append(sessions, v.Session)
+	}
+	if sessions[0] == sessions[1] {
+		return fmt.Errorf("tabs %q and %q share session %s", x, y, sessions[0])
+	}
+	return nil
+}
+
+func (b *browserWorld) showsEvent(name string, id uint64, typ, data string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	sid := strconv.FormatUint(id, 10)
+	v, err := t.waitView("event "+sid, func(v pageView) bool {
+		return slices.ContainsFunc(v.events(), func(r pageRow) bool { return r.ID == sid })
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range v.events() {
+		if r.ID == sid && (r.Type != typ || r.Data != data) {
+			return fmt.Errorf("tab %q shows event %s with type %q and data %q, want %q and %q", name, sid, r.Type, r.Data, typ, data)
+		}
+	}
+	return nil
+}
+
+// reconnectHeaders checks the requests the browser itself sent after the
+// first one (EventSource reconnects).
+func (b *browserWorld) reconnectHeaders(name, path, id string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	reqs := t.requests(path)
+	if len(reqs) < 2 {
+		return fmt.Errorf("tab %q sent %d requests to %s, want a reconnect", name, len(reqs), path)
+	}
+	first := reqs[0].Headers["cookie"]
+	for i, r := range reqs[1:] {
+		if r.Headers["last-event-id"] != id {
+			return fmt.Errorf("reconnect %d of tab %q carried Last-Event-ID %q, want %q (%v)", i+1, name, r.Headers["last-event-id"], id, r.Headers)
+		}
+		if !strings.Contains(r.Headers["cookie"], "jetsse_session=") {
+			return fmt.Errorf("reconnect %d of tab %q carried no session cookie (%v)", i+1, name, r.Headers)
+		}
+	}
+	if strings.Contains(first, "jetsse_session=") {
+		return fmt.Errorf("the first request of tab %q already had a session cookie: %q", name, first)
+	}
+	return nil
+}
+
+// screenshot saves a PNG of the whole page under features/artifacts/.
+func (b *browserWorld) screenshot(ctx context.Context, name, file string) error {
+	t, err := b.tab(name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll("artifacts", 0o755); err != nil {
+		return err
+	}
+	tctx, cancel := context.WithTimeout(t.ctx, waitTimeout)
+	defer cancel()
+	png, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return err
+	}
+	path, err := filepath.Abs(filepath.Join("artifacts", file))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		return err
+	}
+	godog.Logf(ctx, "screenshot of tab %q: %s", name, path)
+	return nil
+}

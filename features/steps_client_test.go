@@ -504,6 +504,48 @@ func (w *world) registerClients(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
+	sc.Step(`^client "(\w+)" receives a gap from "(\d+)" to the stream's first sequence before any replayed event$`, func(name, last string) error {
+		first, err := w.streamFirstSeq()
+		if err != nil {
+			return err
+		}
+		c, err := w.client(name)
+		if err != nil {
+			return err
+		}
+		if err := c.waitFor(waitTimeout, "a gap event", func() bool { return countType(c.control, "gap") > 0 }); err != nil {
+			return err
+		}
+		g, _ := c.lastControl("gap")
+		if want := fmt.Sprintf(`{"last_event_id":"%s","first_available":"%d"}`, last, first); g.Data != want {
+			return fmt.Errorf("gap %s, want %s", g.Data, want)
+		}
+		w.gapFirst = first
+		return nil
+	})
+	sc.Step(`^client "(\w+)" has received every event still in the stream after the gap, in order$`, func(name string) error {
+		c, err := w.client(name)
+		if err != nil {
+			return err
+		}
+		var want []string
+		for _, p := range w.published[w.since[name]:] {
+			if p.Seq < w.gapFirst && len(want) < 2 {
+				want = append(want, strconv.FormatUint(p.Seq, 10)) // before the disconnect
+			} else if p.Seq >= w.gapFirst {
+				want = append(want, strconv.FormatUint(p.Seq, 10))
+			}
+		}
+		if err := c.waitFor(waitTimeout, fmt.Sprintf("%d events", len(want)), func() bool { return len(c.events) >= len(want) }); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if got := ids(c.events); !slices.Equal(got, want) {
+			return fmt.Errorf("client %q received %v, want %v", name, got, want)
+		}
+		return nil
+	})
 	sc.Step(`^client "(\w+)" got no gap event$`, func(name string) error {
 		c, err := w.client(name)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -179,3 +181,79 @@ func (w *world) waitMetricAtLeast(name string, min float64) error {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func (w *world) registerMemory(sc *godog.ScenarioContext) {
+	var before int64
+	sc.Step(`^a jetsse process on the cluster with "([^"]*)"$`, func(flags string) error {
+		args := append([]string{"--nats-url", strings.Join(w.clusterURLs, ",")}, strings.Fields(flags)...)
+		_, err := w.startProcess("edge", filepath.Join(w.dir, "edge"), args)
+		return err
+	})
+	sc.Step(`^(\d+) clients that never read subscribe to "([^"]*)"$`, func(n int, topic string) error {
+		s, err := w.defaultServer()
+		if err != nil {
+			return err
+		}
+		if before, err = s.rss(); err != nil {
+			return err
+		}
+		for i := range n {
+			c, err := w.newClient(fmt.Sprintf("slow%d", i), "", topic)
+			if err != nil {
+				return err
+			}
+			if err := c.connect(connectOptions{noRead: true}); err != nil {
+				return err
+			}
+			if c.status != http.StatusOK {
+				return fmt.Errorf("slow client got %d", c.status)
+			}
+		}
+		return nil
+	})
+	sc.Step(`^the jetsse process's resident memory grew by less than (\d+) MiB$`, func(mib int64) error {
+		s, err := w.defaultServer()
+		if err != nil {
+			return err
+		}
+		after, err := s.rss()
+		if err != nil {
+			return err
+		}
+		if after-before >= mib<<20 {
+			return fmt.Errorf("RSS grew from %d to %d KiB", before>>10, after>>10)
+		}
+		return nil
+	})
+	sc.Step(`^within (\d+) seconds the server has (\d+) connections$`, func(secs int, n float64) error {
+		deadline := time.Now().Add(time.Duration(secs) * time.Second)
+		for {
+			v, err := w.metric("jetsse_connections")
+			if err == nil && v == n {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("jetsse_connections = %v (%v), want %v", v, err, n)
+			}
+			time.Sleep(100 * time.Millisecond) // polling interval
+		}
+	})
+}
+
+// rss returns a child-process server's resident set size in bytes.
+func (s *server) rss() (int64, error) {
+	if s.proc == nil {
+		return 0, errors.New("RSS needs a jetsse process")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.proc.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}

@@ -106,24 +106,32 @@ func (w *world) registerPublish(sc *godog.ScenarioContext) {
 		}
 		data := strings.Repeat("x", size)
 		var futures []jetstream.PubAckFuture
+		settle := func() error {
+			for _, f := range futures {
+				select {
+				case ack := <-f.Ok():
+					w.published = append(w.published, published{Seq: ack.Sequence, Topic: topic, Data: data})
+				case err := <-f.Err():
+					return err
+				case <-time.After(waitTimeout):
+					return errors.New("publish not acknowledged")
+				}
+			}
+			futures = futures[:0]
+			return nil
+		}
 		for range n {
 			f, err := js.PublishAsync("events."+topic, []byte(data), jetstream.WithExpectStream("EVENTS"))
 			if err != nil {
 				return err
 			}
-			futures = append(futures, f)
-		}
-		for _, f := range futures {
-			select {
-			case ack := <-f.Ok():
-				w.published = append(w.published, published{Seq: ack.Sequence, Topic: topic, Data: data})
-			case err := <-f.Err():
-				return err
-			case <-time.After(waitTimeout):
-				return errors.New("publish not acknowledged")
+			if futures = append(futures, f); len(futures) == 256 {
+				if err := settle(); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		return settle()
 	})
 	sc.Step(`^an event is published over (NATS|HTTP) to "([^"]*)" with type `+quoted+` and data `+quoted+`$`, func(via, topic, typ, data string) error {
 		typ, err := unquote(typ)

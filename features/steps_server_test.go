@@ -25,6 +25,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerSessions(sc)
 	w.registerOps(sc)
 	w.registerOperator(sc)
+	w.registerMemory(sc)
 	w.registerBrowser(sc)
 }
 
@@ -94,6 +95,7 @@ func (w *world) registerServer(sc *godog.ScenarioContext) {
 	})
 
 	sc.Step(`^a NATS cluster of (\d+) servers$`, w.natsCluster)
+	sc.Step(`^a NATS server$`, func() error { return w.natsCluster(1) })
 	sc.Step(`^jetsse edges "([^"]*)" and "([^"]*)" on the cluster with "([^"]*)" sharing session keys "([^"]*)"$`, func(a, b, flags, keys string) error {
 		keyFile, err := writeKeyFile(w.dir, keys)
 		if err != nil {
@@ -166,6 +168,17 @@ func writeKeyFile(dir, names string) (string, error) {
 // natsCluster starts n embedded nats-servers with JetStream, routed to
 // each other on loopback.
 func (w *world) natsCluster(n int) error {
+	if n == 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		ns, err := natsembed.Start(ctx, natsembed.Config{ClientAddr: "127.0.0.1:0", StoreDir: filepath.Join(w.dir, "nats-1")})
+		if err != nil {
+			return err
+		}
+		w.cluster = append(w.cluster, ns)
+		w.clusterURLs = append(w.clusterURLs, ns.ClientURL())
+		return nil
+	}
 	ports := make([]int, n)
 	for i := range ports {
 		p, err := freePort()

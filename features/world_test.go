@@ -66,7 +66,8 @@ type world struct {
 	cluster     []*natsserver.Server
 	clusterURLs []string
 
-	storm stormState
+	storm    stormState
+	gapFirst uint64
 
 	// the last plain HTTP response
 	status int
@@ -201,6 +202,18 @@ func (w *world) js() (jetstream.JetStream, error) {
 		return nil, err
 	}
 	return jetstream.New(nc)
+}
+
+func (w *world) streamFirstSeq() (uint64, error) {
+	js, err := w.js()
+	if err != nil {
+		return 0, err
+	}
+	st, err := js.Stream(context.Background(), "EVENTS")
+	if err != nil {
+		return 0, err
+	}
+	return st.CachedInfo().State.FirstSeq, nil
 }
 
 // expectedFor returns the events published since the client first

@@ -145,7 +145,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fanout: ordered consumer: %w", err)
 	}
-	cc, err := cons.Consume(h.handle, jetstream.PullMaxMessages(1000))
+	cc, err := cons.Consume(h.handle, jetstream.PullMaxMessagesWithBytesLimit(1000, 4<<20))
 	if err != nil {
 		return fmt.Errorf("fanout: consume: %w", err)
 	}

@@ -1,0 +1,244 @@
+package edge_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetsse/jetsse/internal/testenv"
+	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/session"
+	"github.com/jetsse/jetsse/services/edge"
+)
+
+type rig struct {
+	svc *edge.Edge
+	log *eventlog.Log
+	cfg edge.HTTPConfig
+}
+
+// newRig wires the real service over an embedded JetStream.
+func newRig(t *testing.T, httpCfg edge.HTTPConfig) (*rig, http.Handler) {
+	t.Helper()
+	_, nc := testenv.NATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	log, err := eventlog.Open(ctx, nc, eventlog.Config{SessionTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := fanout.New(log.JetStream(), fanout.Config{Stream: "EVENTS", Prefix: "events",
+		StreamInfo: func(ctx context.Context) (uint64, uint64, error) {
+			s, err := log.State(ctx)
+			return s.FirstSeq, s.LastSeq, err
+		}})
+	keys, _ := session.NewKeyring([]byte(strings.Repeat("k", 32)))
+	svc, err := edge.NewService(edge.Config{Store: log, Live: hub, Keys: keys, NodeID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 2)
+	go func() { _ = hub.Run(ctx); done <- struct{}{} }()
+	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done; log.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for svc.Ready(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready: %v", svc.Ready(ctx))
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+	httpCfg.PublishToken = "tok"
+	httpCfg.Draining = svc.Draining
+	return &rig{svc: svc, log: log, cfg: httpCfg}, edge.NewHTTPHandler(svc, edge.MakeEndpoints(svc), httpCfg)
+}
+
+func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
+	_, h := newRig(t, edge.HTTPConfig{})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	cases := []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/nope", 404},
+		{"DELETE", "/events?topic=a", 404},
+		{"GET", "/events", 400},
+		{"POST", "/publish", 401},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]string
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || err != nil || body["error"] == "" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %d %v %v %q", c.method, c.path, resp.StatusCode, body, err, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestDrainingRefusesNewRequests(t *testing.T) {
+	r, h := newRig(t, edge.HTTPConfig{Heartbeat: 50 * time.Millisecond})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	// An open stream ends during the drain, with a retry line.
+	resp, err := http.Get(srv.URL + "/events?topic=a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	drained := make(chan error, 1)
+	go func() { drained <- r.svc.Drain(context.Background(), 100*time.Millisecond) }()
+
+	sc := bufio.NewScanner(resp.Body)
+	retries := 0
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "retry: ") {
+			retries++
+		}
+	}
+	if retries != 2 {
+		t.Fatalf("saw %d retry lines, want the opening one and one at the drain", retries)
+	}
+	if err := <-drained; err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/events?topic=a", "/readyz"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 || (path != "/readyz" && resp.Header.Get("Retry-After") == "") {
+			t.Errorf("%s while draining: %d, Retry-After %q", path, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	resp2, _ := http.Get(srv.URL + "/healthz")
+	resp2.Body.Close()
+	if resp2.StatusCode != 200 {
+		t.Errorf("/healthz while draining: %d", resp2.StatusCode)
+	}
+}
+
+func cookieOf(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == edge.CookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestSessionCookieAttributes(t *testing.T) {
+	t.Run("TLS makes it Secure", func(t *testing.T) {
+		_, h := newRig(t, edge.HTTPConfig{})
+		srv := httptest.NewTLSServer(h)
+		defer srv.Close()
+		client := srv.Client()
+		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		resp, err := client.Get(srv.URL + "/events?topic=a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		c := cookieOf(resp)
+		if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
+			t.Fatalf("cookie %+v", c)
+		}
+		if c.Value != resp.Header.Get(edge.SessionHeader) {
+			t.Fatalf("cookie and header carry different tokens")
+		}
+	})
+	t.Run("SameSite=None is always Secure", func(t *testing.T) {
+		_, h := newRig(t, edge.HTTPConfig{CookieSameSite: http.SameSiteNoneMode})
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + "/events?topic=a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if c := cookieOf(resp); c == nil || !c.Secure || c.SameSite != http.SameSiteNoneMode {
+			t.Fatalf("cookie %+v", c)
+		}
+	})
+	t.Run("a session carried in the header leaves the cookie jar alone", func(t *testing.T) {
+		_, h := newRig(t, edge.HTTPConfig{})
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + "/events?topic=a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		req, _ := http.NewRequest("GET", srv.URL+"/events?topic=a", nil)
+		req.Header.Set(edge.SessionHeader, resp.Header.Get(edge.SessionHeader))
+		resp2, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp2.Body.Close()
+		if c := cookieOf(resp2); c != nil {
+			t.Fatalf("cookie set for a header session: %+v", c)
+		}
+		if resp2.Header.Get(edge.SessionHeader) == "" {
+			t.Fatal("no Jetsse-Session header")
+		}
+	})
+}
+
+func TestCORS(t *testing.T) {
+	_, h := newRig(t, edge.HTTPConfig{CORSOrigins: []string{"https://app.example"}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	pre, _ := http.NewRequest(http.MethodOptions, srv.URL+"/events?topic=a", nil)
+	pre.Header.Set("Origin", "https://app.example")
+	pre.Header.Set("Access-Control-Request-Method", "GET")
+	pre.Header.Set("Access-Control-Request-Headers", "last-event-id, jetsse-session")
+	resp, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	hd := resp.Header
+	if resp.StatusCode != 204 || hd.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		hd.Get("Access-Control-Allow-Credentials") != "true" ||
+		!strings.Contains(hd.Get("Access-Control-Allow-Headers"), "Last-Event-ID") ||
+		!strings.Contains(hd.Get("Access-Control-Allow-Headers"), edge.SessionHeader) {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, hd)
+	}
+
+	get, _ := http.NewRequest(http.MethodGet, srv.URL+"/healthz", nil)
+	get.Header.Set("Origin", "https://app.example")
+	resp, err = http.DefaultClient.Do(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		resp.Header.Get("Access-Control-Expose-Headers") != edge.SessionHeader {
+		t.Fatalf("allowed origin: %v", resp.Header)
+	}
+
+	get.Header.Set("Origin", "https://evil.example")
+	resp, err = http.DefaultClient.Do(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+		t.Fatalf("other origin allowed: %q", v)
+	}
+}
