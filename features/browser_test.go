@@ -113,25 +113,26 @@ func newBrowserProfile() (*browserProfile, error) {
 func (p *browserProfile) close() { p.cancel() }
 
 // tab is one browser tab of a profile. It records the requests the tab
-// sends (with the headers that went on the wire).
+// sends, with the headers that went on the wire.
 type tab struct {
 	name   string
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu   sync.Mutex
-	urls map[network.RequestID]string
-	sent []sentRequest
+	mu      sync.Mutex
+	urls    map[network.RequestID]string
+	headers map[network.RequestID]map[string]string
+	order   []network.RequestID
 }
 
 type sentRequest struct {
 	URL     string
-	Headers map[string]string
+	Headers map[string]string // lower-case names
 }
 
 func (p *browserProfile) newTab(name string) (*tab, error) {
 	ctx, cancel := chromedp.NewContext(p.ctx)
-	t := &tab{name: name, ctx: ctx, cancel: cancel, urls: map[network.RequestID]string{}}
+	t := &tab{name: name, ctx: ctx, cancel: cancel, urls: map[network.RequestID]string{}, headers: map[network.RequestID]map[string]string{}}
 	if err := chromedp.Listen(ctx, t.onNetwork); err != nil {
 		cancel()
 		return nil, err
@@ -146,6 +147,8 @@ func (p *browserProfile) newTab(name string) (*tab, error) {
 	return t, nil
 }
 
+// onNetwork joins requestWillBeSent (the URL) and its ExtraInfo (the headers
+// sent), which Chromium may report in either order.
 func (t *tab) onNetwork(ev any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -157,18 +160,20 @@ func (t *tab) onNetwork(ev any) {
 		for k, v := range ev.Headers {
 			h[strings.ToLower(k)] = fmt.Sprint(v)
 		}
-		t.sent = append(t.sent, sentRequest{URL: t.urls[ev.RequestID], Headers: h})
+		t.headers[ev.RequestID] = h
+		t.order = append(t.order, ev.RequestID)
 	}
 }
 
-// requests returns the requests sent so far whose URL contains part.
+// requests returns the requests sent so far whose URL contains part, in the
+// order they went out.
 func (t *tab) requests(part string) []sentRequest {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []sentRequest
-	for _, r := range t.sent {
-		if strings.Contains(r.URL, part) {
-			out = append(out, r)
+	for _, id := range t.order {
+		if u := t.urls[id]; strings.Contains(u, part) {
+			out = append(out, sentRequest{URL: u, Headers: t.headers[id]})
 		}
 	}
 	return out

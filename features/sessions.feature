@@ -1,22 +1,28 @@
 Feature: Session identity and lifetime
-  A session is carried by a signed token (cookie or Jetsse-Session header) and
-  stored as the durable consumer sse-<id>, which JetStream removes once the
-  session stays detached longer than --session-ttl.
+  A session is carried by a signed token (cookie or Jetsse-Session header). Its
+  record (owner, position, topics) lives in the KV bucket jetsse_sessions while
+  it exists; once it detaches it is also the durable consumer sse-<id>, and
+  JetStream removes both when it stays detached longer than --session-ttl.
 
-  Scenario: A session is stored as a consumer with its topics and creation time
+  Scenario: A detached session is stored as a consumer with its topics and creation time
     Given a jetsse server
-    When client "alice" subscribes to "orders.*, users.>"
+    And client "alice" subscribes to "orders.*, users.>"
+    And 2 events are published to "orders.1"
+    And client "alice" has received 2 events
+    When client "alice" disconnects
     Then the session consumer of client "alice" exists with metadata topics "orders.*, users.>"
+    And the session of client "alice" has its position 2 recorded in JetStream
     And the session consumer of client "alice" has no token in its metadata
+    And the session record of client "alice" has no token in it
 
-  Scenario: A detached session is kept within its TTL and removed after it
+  Scenario: An attached session outlives its TTL; a detached one is removed after it
     Given a jetsse server with "--session-ttl 2s"
     And client "alice" subscribes to "t"
     When client "alice" stays connected for 3 seconds
-    Then the session consumer of client "alice" exists
+    Then the session record of client "alice" exists
     When client "alice" disconnects
     Then the session consumer of client "alice" exists
-    And the session consumer of client "alice" is removed within 10 seconds
+    And the session of client "alice" is removed within 10 seconds
     When client "alice" reconnects with its session cookie only
     Then client "alice" is told the session is new, live only
     And client "alice" has a different session than before
@@ -58,4 +64,5 @@ Feature: Session identity and lifetime
     And client "alice" disconnects
     When client "alice" subscribes to "b" with its session cookie
     Then client "alice" is told the session was resumed
-    And the session consumer of client "alice" exists with metadata topics "b"
+    When client "alice" disconnects
+    Then the session consumer of client "alice" exists with metadata topics "b"

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/cucumber/godog"
 
@@ -357,16 +355,14 @@ func (b *browserWorld) setOffline(name string, offline bool) error {
 	if err != nil {
 		return err
 	}
-	rules := []*network.Conditions{}
-	if offline {
-		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
-	}
 	return t.do(chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tgt, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules}); err != nil {
-			return err
-		}
-		_, err := cdp.Call(ctx, tgt, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1})
-		return err
+		// Network.emulateNetworkConditions is deprecated, but its successor
+		// (emulateNetworkConditionsByRule) refuses a global offline rule in
+		// Chromium 148; this one fails the tab's requests and sets
+		// navigator.onLine.
+		return tgt.Call(ctx, "Network.emulateNetworkConditions", map[string]any{
+			"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1,
+		}, nil)
 	}))
 }
 
@@ -376,19 +372,16 @@ func (b *browserWorld) publishFromPage(name, data, tp, typ, token string) error 
 	if err != nil {
 		return err
 	}
-	if err := t.do(
-		chromedp.SetValue(chromedp.ID("token"), ""),
-		chromedp.SendKeys(chromedp.ID("token"), token),
-		chromedp.SetValue(chromedp.ID("pub-topic"), tp),
-		chromedp.SetValue(chromedp.ID("pub-type"), typ),
-		chromedp.SetValue(chromedp.ID("pub-data"), data),
-		// Clear the last answer, so the wait below sees the new one.
-		chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-			_, err := chromedp.Evaluate[bool](`(delete document.getElementById("pub-result").dataset.status, true)`)(ctx, tgt)
-			return err
-		}),
-		chromedp.Click(chromedp.CSS(`#pub-form button[type="submit"]`)),
-	); err != nil {
+	fill := fmt.Sprintf(`(() => {
+  const set = (id, v) => { document.getElementById(id).value = v; };
+  set("token", %q); set("pub-topic", %q); set("pub-type", %q); set("pub-data", %q);
+  delete document.getElementById("pub-result").dataset.status; // so the wait below sees the new answer
+  return true;
+})()`, token, tp, typ, data)
+	if _, err := evalIn[bool](t, fill); err != nil {
+		return err
+	}
+	if err := t.do(chromedp.Click(chromedp.CSS(`#pub-form button[type="submit"]`))); err != nil {
 		return err
 	}
 	b.pagePub = &published{Topic: tp, Type: typ, Data: data}

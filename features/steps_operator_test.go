@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cucumber/godog"
 )
@@ -31,7 +32,8 @@ var natsCLI = sync.OnceValues(func() (string, error) {
 
 func (w *world) registerOperator(sc *godog.ScenarioContext) {
 	var output string
-	sc.Step(`^the operator runs "([^"]*)"$`, func(command string) error {
+	var run func(command string) error
+	run = func(command string) error {
 		bin, err := natsCLI()
 		if err != nil {
 			return err
@@ -74,7 +76,8 @@ func (w *world) registerOperator(sc *godog.ScenarioContext) {
 			w.published = append(w.published, published{Seq: st.CachedInfo().State.LastSeq, Topic: strings.TrimPrefix(args[2], "events."), Data: args[3]})
 		}
 		return nil
-	})
+	}
+	sc.Step(`^the operator runs "([^"]*)"$`, func(command string) error { return run(command) })
 	sc.Step(`^the output shows the stream on "([^"]*)" keeping at most (\d+) messages$`, func(subject string, max int64) error {
 		var info struct {
 			Config struct {
@@ -90,15 +93,40 @@ func (w *world) registerOperator(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
-	sc.Step(`^the output lists the session consumer of client "(\w+)"$`, func(name string) error {
+	listed := func(name string) (bool, error) {
 		id, err := w.sessionIDOf(name)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if !slices.Contains(strings.Fields(output), "sse-"+id) {
-			return fmt.Errorf("sse-%s not in\n%s", id, output)
+		f := strings.Fields(output)
+		return slices.Contains(f, "sse-"+id) || slices.Contains(f, id), nil
+	}
+	sc.Step(`^the output lists the session of client "(\w+)"$`, func(name string) error {
+		if ok, err := listed(name); err != nil || !ok {
+			return fmt.Errorf("session of %s not in (%v)\n%s", name, err, output)
 		}
 		return nil
+	})
+	sc.Step(`^the output does not list the session of client "(\w+)"$`, func(name string) error {
+		if ok, err := listed(name); err != nil || ok {
+			return fmt.Errorf("session of %s listed (%v)\n%s", name, err, output)
+		}
+		return nil
+	})
+	sc.Step(`^the operator waits until "([^"]*)" lists the session of client "(\w+)"$`, func(command, name string) error {
+		deadline := time.Now().Add(waitTimeout)
+		for {
+			if err := run(command); err != nil {
+				return err
+			}
+			if ok, err := listed(name); err != nil || ok {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("session of %s never listed:\n%s", name, output)
+			}
+			time.Sleep(100 * time.Millisecond) // polling interval
+		}
 	})
 	sc.Step(`^the output shows metadata "([^"]*)" with "([^"]*)"$`, func(key, want string) error {
 		var info struct {

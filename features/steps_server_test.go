@@ -85,6 +85,16 @@ func (w *world) registerServer(sc *godog.ScenarioContext) {
 		}
 		return s.kill()
 	})
+	sc.Step(`^the jetsse process is stopped with SIGTERM$`, func() error {
+		s, err := w.defaultServer()
+		if err != nil {
+			return err
+		}
+		if s.proc == nil {
+			return errors.New("needs a jetsse process")
+		}
+		return s.stop()
+	})
 	sc.Step(`^the jetsse process is started again on the same data dir$`, func() error {
 		s, err := w.defaultServer()
 		if err != nil {

@@ -50,6 +50,19 @@ func (w *world) consumerInfo(name string) (*jetstream.ConsumerInfo, error) {
 	return c.CachedInfo(), nil
 }
 
+// eventually polls check until it returns nil or the wait times out: a
+// detached session is stored within moments, not at once.
+func eventually(check func() error) error {
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
+}
+
 // forgedToken returns a token that must not resume alice's session.
 func (w *world) forgedToken(what string) (string, error) {
 	alice, err := w.client("alice")
@@ -93,25 +106,13 @@ func (w *world) forgedToken(what string) (string, error) {
 
 func (w *world) registerSessions(sc *godog.ScenarioContext) {
 	sc.Step(`^the session consumer of client "(\w+)" exists$`, func(name string) error {
-		_, err := w.consumerInfo(name)
-		return err
+		return eventually(func() error {
+			_, err := w.consumerInfo(name)
+			return err
+		})
 	})
 	sc.Step(`^the session consumer of client "(\w+)" exists with metadata topics "([^"]*)"$`, func(name, list string) error {
-		info, err := w.consumerInfo(name)
-		if err != nil {
-			return err
-		}
-		var topics []string
-		if err := json.Unmarshal([]byte(info.Config.Metadata["jetsse.topics"]), &topics); err != nil {
-			return fmt.Errorf("metadata %v: %w", info.Config.Metadata, err)
-		}
-		if want := splitList(list); !slices.Equal(topics, want) {
-			return fmt.Errorf("topics %v, want %v", topics, want)
-		}
-		if _, err := time.Parse(time.RFC3339Nano, info.Config.Metadata["jetsse.created"]); err != nil {
-			return fmt.Errorf("jetsse.created: %w", err)
-		}
-		return nil
+		return eventually(func() error { return w.consumerHasTopics(name, list) })
 	})
 	sc.Step(`^the session consumer of client "(\w+)" has no token in its metadata$`, func(name string) error {
 		info, err := w.consumerInfo(name)
@@ -125,15 +126,32 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
-	sc.Step(`^the session consumer of client "(\w+)" is removed within (\d+) seconds$`, func(name string, secs int) error {
+
+	sc.Step(`^the session record of client "(\w+)" exists$`, func(name string) error {
+		_, err := w.sessionRecord(name)
+		return err
+	})
+	sc.Step(`^the session record of client "(\w+)" has no token in it$`, func(name string) error {
+		v, err := w.sessionRecord(name)
+		if err != nil {
+			return err
+		}
+		c, _ := w.client(name)
+		if strings.Contains(string(v), c.token) {
+			return errors.New("the session record contains the token")
+		}
+		return nil
+	})
+	sc.Step(`^the session of client "(\w+)" is removed within (\d+) seconds$`, func(name string, secs int) error {
 		deadline := time.Now().Add(time.Duration(secs) * time.Second)
 		for {
-			_, err := w.consumerInfo(name)
-			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			_, cerr := w.consumerInfo(name)
+			_, rerr := w.sessionRecord(name)
+			if errors.Is(cerr, jetstream.ErrConsumerNotFound) && errors.Is(rerr, jetstream.ErrKeyNotFound) {
 				return nil
 			}
-			if err != nil {
-				return err
+			if cerr != nil && !errors.Is(cerr, jetstream.ErrConsumerNotFound) {
+				return cerr
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("consumer still exists after %d s", secs)
@@ -179,6 +197,10 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 		deadline := time.Now().Add(waitTimeout)
 		for {
 			c, err := js.Consumer(context.Background(), "EVENTS", "sse-"+id)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond) // polling interval: stored within moments
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -286,10 +308,14 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
-	sc.Step(`^within (\d+) seconds the server has exactly (\d+) session consumers? and (\d+) connections?$`, func(secs, consumers, conns int) error {
+	sc.Step(`^within (\d+) seconds the server has exactly (\d+) sessions?, no session consumer and (\d+) connections?$`, func(secs, sessions, conns int) error {
 		deadline := time.Now().Add(time.Duration(secs) * time.Second)
 		for {
 			n, err := w.sessionConsumers()
+			if err != nil {
+				return err
+			}
+			r, err := w.sessionRecords()
 			if err != nil {
 				return err
 			}
@@ -297,11 +323,11 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 			if err != nil {
 				return err
 			}
-			if n == consumers && m == float64(conns) {
+			if n == 0 && r == sessions && m == float64(conns) {
 				return nil
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%d session consumers and %v connections, want %d and %d", n, m, consumers, conns)
+				return fmt.Errorf("%d session records, %d session consumers and %v connections, want %d, 0 and %d", r, n, m, sessions, conns)
 			}
 			time.Sleep(100 * time.Millisecond) // polling interval
 		}
@@ -455,4 +481,63 @@ func (w *world) sessionConsumers() (int, error) {
 func readAllLimited(resp *http.Response) string {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return string(b)
+}
+
+func (w *world) sessionKV() (jetstream.KeyValue, error) {
+	js, err := w.js()
+	if err != nil {
+		return nil, err
+	}
+	return js.KeyValue(context.Background(), "jetsse_sessions")
+}
+
+// sessionRecord returns the raw record of a client's session.
+func (w *world) sessionRecord(name string) ([]byte, error) {
+	id, err := w.sessionIDOf(name)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := w.sessionKV()
+	if err != nil {
+		return nil, err
+	}
+	e, err := kv.Get(context.Background(), id)
+	if err != nil {
+		return nil, err
+	}
+	return e.Value(), nil
+}
+
+func (w *world) sessionRecords() (int, error) {
+	kv, err := w.sessionKV()
+	if err != nil {
+		return 0, err
+	}
+	l, err := kv.ListKeys(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for range l.Keys() {
+		n++
+	}
+	return n, nil
+}
+
+func (w *world) consumerHasTopics(name, list string) error {
+	info, err := w.consumerInfo(name)
+	if err != nil {
+		return err
+	}
+	var topics []string
+	if err := json.Unmarshal([]byte(info.Config.Metadata["jetsse.topics"]), &topics); err != nil {
+		return fmt.Errorf("metadata %v: %w", info.Config.Metadata, err)
+	}
+	if want := splitList(list); !slices.Equal(topics, want) {
+		return fmt.Errorf("topics %v, want %v", topics, want)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, info.Config.Metadata["jetsse.created"]); err != nil {
+		return fmt.Errorf("jetsse.created: %w", err)
+	}
+	return nil
 }

@@ -21,5 +21,5 @@ Feature: One connection per session
     Then every replaced connection received a takeover event
     And the last connection receives every event published after it attached
     And the union of what both clients received has every event published to "t" during the storm
-    And within 10 seconds the server has exactly 1 session consumer and 1 connection
+    And within 10 seconds the server has exactly 1 session, no session consumer and 1 connection
     And within 10 seconds the server's goroutines return to their level before the storm

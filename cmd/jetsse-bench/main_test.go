@@ -22,11 +22,14 @@ import (
 func startJetsse(t *testing.T) app.Ready {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	// Made before the stop cleanup is registered, so it is removed after
+	// jetsse stopped (cleanups run last-in, first-out).
+	dataDir := t.TempDir()
 	ready := make(chan app.Ready, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- app.Run(ctx, []string{"serve",
-			"--data-dir", t.TempDir(),
+			"--data-dir", dataDir,
 			"--http-addr", "127.0.0.1:0",
 			"--nats-addr", "127.0.0.1:0",
 			"--publish-token", "tok",

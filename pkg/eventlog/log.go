@@ -41,9 +41,9 @@ type Config struct {
 	// SessionMemory keeps session consumer state in memory: cheaper to
 	// update and to shut down, but lost when the NATS server restarts.
 	SessionMemory bool
-	// FenceBucket names the KV bucket used for takeover (default
+	// SessionBucket names the KV bucket of session records (default
 	// "jetsse_sessions").
-	FenceBucket string
+	SessionBucket string
 	// APIConcurrency bounds JetStream API requests in flight from this node
 	// (default 64), far below the server's 10,000-request queue.
 	APIConcurrency int
@@ -65,8 +65,8 @@ func (c *Config) setDefaults() {
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = 5 * time.Minute
 	}
-	if c.FenceBucket == "" {
-		c.FenceBucket = "jetsse_sessions"
+	if c.SessionBucket == "" {
+		c.SessionBucket = "jetsse_sessions"
 	}
 	if c.APIConcurrency <= 0 {
 		c.APIConcurrency = 64
@@ -80,9 +80,6 @@ type Log struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 	sem chan struct{}
-
-	touchInbox string
-	touchSub   *nats.Subscription
 }
 
 // Errors returned by Log.
@@ -130,21 +127,57 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 		Duplicates:        dup,
 		AllowDirect:       true,
 	}
-	kc := jetstream.KeyValueConfig{
-		Bucket:      cfg.FenceBucket,
-		Description: "jetsse session fencing: the newest connection of a session wins",
-		History:     1,
-		TTL:         cfg.SessionTTL + time.Minute,
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    cfg.Replicas,
+	// The session bucket is a KV bucket whose stream jetsse configures itself,
+	// so a single-replica bucket can persist asynchronously: records are
+	// rewritten often, and losing the newest to a power cut only repeats a
+	// few events. (JetStream refuses async persistence on replicated streams;
+	// those flush asynchronously unless the server syncs always.)
+	kvDup := 2 * time.Minute
+	if cfg.SessionTTL < kvDup {
+		kvDup = cfg.SessionTTL
+	}
+	kvs := jetstream.StreamConfig{
+		Name:              "KV_" + cfg.SessionBucket,
+		Description:       "jetsse sessions: owner, position, topics; the newest connection of a session wins",
+		Subjects:          []string{"$KV." + cfg.SessionBucket + ".>"},
+		MaxMsgsPerSubject: 1,
+		MaxBytes:          -1,
+		MaxAge:            cfg.SessionTTL,
+		MaxMsgSize:        -1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          cfg.Replicas,
+		AllowRollup:       true,
+		DenyDelete:        true,
+		Duplicates:        kvDup,
+		MaxMsgs:           -1,
+		MaxConsumers:      -1,
+		AllowDirect:       true,
+		Discard:           jetstream.DiscardNew,
+	}
+	if cfg.Replicas == 1 {
+		kvs.PersistMode = jetstream.AsyncPersistMode
 	}
 	err = retry(ctx, func(ctx context.Context) error {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("stream %s: %w", cfg.Stream, err)
 		}
-		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
+		if _, err := js.CreateStream(ctx, kvs); errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Update the limits of an existing bucket; its persist mode
+			// cannot change.
+			cur, err := js.Stream(ctx, kvs.Name)
+			if err != nil {
+				return fmt.Errorf("bucket %s: %w", cfg.SessionBucket, err)
+			}
+			kvs.PersistMode = cur.CachedInfo().Config.PersistMode
+			if _, err := js.UpdateStream(ctx, kvs); err != nil {
+				return fmt.Errorf("bucket %s: %w", cfg.SessionBucket, err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("bucket %s: %w", cfg.SessionBucket, err)
+		}
+		kv, err := js.KeyValue(ctx, cfg.SessionBucket)
 		if err != nil {
-			return fmt.Errorf("bucket %s: %w", cfg.FenceBucket, err)
+			return fmt.Errorf("bucket %s: %w", cfg.SessionBucket, err)
 		}
 		l.kv = kv
 		return nil
@@ -152,21 +185,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
-	l.touchInbox = nats.NewInbox()
-	// Replies to keep-alive pulls are not needed; the subscription only
-	// gives them somewhere to go.
-	if l.touchSub, err = nc.Subscribe(l.touchInbox, func(*nats.Msg) {}); err != nil {
-		return nil, fmt.Errorf("eventlog: %w", err)
-	}
 	return l, nil
 }
 
-// Close releases the Log's subscriptions. It does not close the connection.
-func (l *Log) Close() {
-	if l.touchSub != nil {
-		_ = l.touchSub.Unsubscribe()
-	}
-}
+// Close releases the Log's resources. It does not close the connection.
+func (l *Log) Close() {}
 
 func orUnlimited(v int64) int64 {
 	if v <= 0 {

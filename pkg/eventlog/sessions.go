@@ -116,7 +116,7 @@ func (l *Log) reset(ctx context.Context, id string, seq uint64) (*jetstream.Cons
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("%w: reset session consumer: %v", ErrUnavailable, ctx.Err())
 		case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-			if _, err := l.sessionInfo(ctx, id); err != nil {
+			if _, err := l.StoredSession(ctx, id); err != nil {
 				return nil, err
 			}
 			if attempt >= 3 {
@@ -129,7 +129,9 @@ func (l *Log) reset(ctx context.Context, id string, seq uint64) (*jetstream.Cons
 	}
 }
 
-func (l *Log) sessionInfo(ctx context.Context, id string) (Session, error) {
+// StoredSession returns a detached session's state from its consumer (one
+// CONSUMER.INFO request), or ErrSessionNotFound.
+func (l *Log) StoredSession(ctx context.Context, id string) (Session, error) {
 	var info *jetstream.ConsumerInfo
 	err := l.api(ctx, func() error {
 		c, err := l.js.Consumer(ctx, l.cfg.Stream, ConsumerName(id))
@@ -173,23 +175,6 @@ func (l *Log) ReplaceSession(ctx context.Context, id string, topics []string, ov
 	return l.CreateSession(ctx, id, topics, overlapping, position, created)
 }
 
-// UpdateSessionTopics changes a session's topics (filter subjects and
-// metadata), keeping its position.
-func (l *Log) UpdateSessionTopics(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error {
-	cfg := l.consumerConfig(id, topics, overlapping, position, created)
-	err := l.api(ctx, func() error {
-		_, err := l.js.UpdateConsumer(ctx, l.cfg.Stream, cfg)
-		return err
-	})
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return ErrSessionNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("eventlog: update session consumer: %w", err)
-	}
-	return nil
-}
-
 // Checkpoint records position as the session's last delivered event ID (the
 // consumer's ack floor). It returns ErrSessionNotFound if the consumer is
 // gone.
@@ -197,18 +182,6 @@ func (l *Log) Checkpoint(ctx context.Context, id string, position uint64) error 
 	_, err := l.reset(ctx, id, position+1)
 	return err
 }
-
-// Touch tells JetStream an attached session is active, so its inactive
-// threshold does not remove it while a connection is using it: a no-wait
-// pull request, which counts as activity. It does not wait for an answer.
-// Any event the pull delivers stays unacknowledged and does not move the
-// stored position; the next Checkpoint clears it.
-func (l *Log) Touch(id string) error {
-	subj := "$JS.API.CONSUMER.MSG.NEXT." + l.cfg.Stream + "." + ConsumerName(id)
-	return l.nc.PublishRequest(subj, l.touchInbox, touchRequest)
-}
-
-var touchRequest = []byte(`{"batch":1,"no_wait":true}`)
 
 // DeleteSession removes a session's consumer.
 func (l *Log) DeleteSession(ctx context.Context, id string) error {

@@ -26,6 +26,7 @@ type Decoder struct {
 	data      []byte
 	hasData   bool
 	eventType []byte
+	idBuf     []byte // the last event ID buffer: becomes lastID at dispatch
 	lastID    []byte
 
 	// Retry is the last valid "retry" value seen (0 if none).
@@ -67,6 +68,9 @@ func (d *Decoder) Next() (Event, error) {
 }
 
 func (d *Decoder) dispatch() (Event, bool) {
+	// The spec sets the last event ID string when an event is dispatched
+	// (even one without data), never for an event cut off by the end.
+	d.lastID = append(d.lastID[:0], d.idBuf...)
 	if !d.hasData {
 		d.eventType = d.eventType[:0]
 		return Event{}, false
@@ -117,7 +121,7 @@ func (d *Decoder) processLine(line []byte) {
 		d.hasData = true
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 {
-			d.lastID = append(d.lastID[:0], value...)
+			d.idBuf = append(d.idBuf[:0], value...)
 		}
 	case "retry":
 		if len(value) > 0 && allDigits(value) {

@@ -209,3 +209,21 @@ func BenchmarkDecoder(b *testing.B) {
 		}
 	}
 }
+
+// TestLastEventIDOnlyFromDispatchedEvents: the last event ID a decoder
+// would send on reconnect comes from dispatched events only, never from an
+// event cut off by the end of the stream.
+func TestLastEventIDOnlyFromDispatchedEvents(t *testing.T) {
+	for stream, want := range map[string]string{
+		"id: 7\ndata: x\n\nid: 8\ndata: y":  "7",
+		"id: 7\ndata: x\n\nid: 8\n":         "7",
+		"id: 7\ndata: x\n\nid: 8\n\n":       "8", // dispatched (no data, but the id is set)
+		"data: x\n\n":                       "",
+		"id: 1\ndata: x\n\nid\ndata: y\n\n": "",
+	} {
+		_, d := decodeAll(t, stream)
+		if got := d.LastEventID(); got != want {
+			t.Errorf("%q: LastEventID %q, want %q", stream, got, want)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,12 +27,10 @@ type Store interface {
 	sessionStore
 	Publish(ctx context.Context, topic, eventType string, data []byte, msgID string) (uint64, error)
 	State(ctx context.Context) (eventlog.StreamState, error)
-	CreateSession(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error
-	ResumeSession(ctx context.Context, id string, position uint64, atFloor bool) (eventlog.Session, error)
-	ReplaceSession(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error
-	UpdateSessionTopics(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error
+	GetSession(ctx context.Context, id string) (eventlog.Record, uint64, error)
+	StoredSession(ctx context.Context, id string) (eventlog.Session, error)
 	ReadBatch(ctx context.Context, after uint64, filter string, max, maxBytes int) ([]eventlog.Msg, bool, error)
-	Claim(ctx context.Context, sessionID, owner string) (uint64, error)
+	Claim(ctx context.Context, id string, r eventlog.Record) (uint64, error)
 	WatchClaims(ctx context.Context, ready chan<- struct{}, fn func(eventlog.ClaimEvent)) error
 	Subject(topic string) string
 	Topic(subject string) string
@@ -306,6 +303,7 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 		live     bool
 		state    *eventlog.StreamState
 		now      = e.cfg.Now()
+		created  = now
 	)
 	overlapping := topics.Overlapping()
 
@@ -318,39 +316,33 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	}
 	if id != "" {
 		local := e.reg.current(id)
-		sess, err := e.store.ResumeSession(ctx, id, lastID, !req.HasLastEventID)
+		rec, _, err := e.store.GetSession(ctx, id)
+		if errors.Is(err, eventlog.ErrSessionNotFound) {
+			// The record expired, but a detached session's consumer might
+			// outlive it by a moment: it still holds the position.
+			var s eventlog.Session
+			if s, err = e.store.StoredSession(ctx, id); err == nil {
+				rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics}
+			}
+		}
 		switch {
 		case err == nil:
 			resumed = true
-			position = sess.Position
+			position = rec.Position
+			if !rec.Created.IsZero() {
+				created = rec.Created
+			}
 			if req.HasLastEventID {
 				position = lastID
 			} else {
 				// The freshest position this node knows: a connection it is
-				// replacing, or a detached one not yet recorded.
+				// replacing, or a detached one not yet stored.
 				if p, ok := e.keeper.pendingPosition(id); ok {
 					position = max(position, p)
 				}
 				if local != nil {
 					position = max(position, local.delivered.Load())
 				}
-			}
-			if !slices.Equal(sess.Topics, topics.Topics()) {
-				created := sess.Created
-				if created.IsZero() {
-					created = now
-				}
-				if err := e.store.UpdateSessionTopics(ctx, id, topics.Topics(), overlapping, position, created); err != nil {
-					e.logger.Warn("updating session topics", "session", id, "err", err)
-					return nil, ErrUnavailable
-				}
-			}
-		case errors.Is(err, eventlog.ErrBelowStart):
-			// The client's position is older than the session's start.
-			resumed, position = true, lastID
-			if err := e.store.ReplaceSession(ctx, id, topics.Topics(), overlapping, position, now); err != nil {
-				e.logger.Warn("replacing session", "session", id, "err", err)
-				return nil, ErrUnavailable
 			}
 		case errors.Is(err, eventlog.ErrSessionNotFound):
 			e.metrics.SessionsExpired.Add(1)
@@ -400,10 +392,6 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 			return nil, err
 		}
 		id = sid.String()
-		if err := e.store.CreateSession(ctx, id, topics.Topics(), overlapping, position, now); err != nil {
-			e.logger.Warn("creating session", "err", err)
-			return nil, ErrUnavailable
-		}
 		e.metrics.SessionsCreated.Add(1)
 	} else {
 		e.metrics.SessionsResumed.Add(1)
@@ -418,33 +406,33 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 			ID: id, Resumed: resumed, LastEventID: startAfter,
 			Token: e.cfg.Keys.Sign(sid), Gap: gap,
 		},
-		svc:        e,
-		sessionID:  id,
-		owner:      e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
-		topics:     topics,
-		pos:        position,
-		takeoverCh: make(chan struct{}),
-		drainCh:    make(chan struct{}),
+		svc:         e,
+		sessionID:   id,
+		owner:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
+		topics:      topics,
+		pos:         position,
+		created:     created,
+		overlapping: overlapping,
+		takeoverCh:  make(chan struct{}),
+		drainCh:     make(chan struct{}),
 	}
 	if ts := topics.Topics(); len(ts) == 1 {
 		st.filter = e.store.Subject(ts[0])
 	}
 	st.delivered.Store(position)
 	st.recorded.Store(position)
-	st.lastCheckpoint.Store(now.UnixNano())
+	st.lastWrite.Store(now.UnixNano())
 
 	e.streams.Add(1)
 	e.metrics.Connections.Add(1)
 	e.reg.attach(st)
-	if err := e.store.Touch(id); err == nil {
-		st.lastTouch.Store(now.UnixNano())
-	}
-	rev, err := e.store.Claim(ctx, id, st.owner)
+	rev, err := e.store.Claim(ctx, id, st.record(position))
 	if err != nil {
 		st.Close()
 		e.logger.Warn("claiming session", "session", id, "err", err)
 		return nil, ErrUnavailable
 	}
+	e.keeper.forget(id)
 	e.reg.claimed(st, rev)
 	return st, nil
 }

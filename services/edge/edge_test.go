@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -113,6 +114,18 @@ func TestDrainingRefusesNewRequests(t *testing.T) {
 	}
 	if err := <-drained; err != nil {
 		t.Fatal(err)
+	}
+	// An EventSource is told to come back instead: a 503 would stop it.
+	req, _ := http.NewRequest("GET", srv.URL+"/events?topic=a", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	es, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(es.Body)
+	es.Body.Close()
+	if es.StatusCode != 200 || es.Header.Get("Content-Type") != "text/event-stream" || !strings.HasPrefix(string(body), "retry: ") {
+		t.Errorf("EventSource while draining: %d %q %q", es.StatusCode, es.Header.Get("Content-Type"), body)
 	}
 	for _, path := range []string{"/events?topic=a", "/readyz"} {
 		resp, err := http.Get(srv.URL + path)

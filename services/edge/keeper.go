@@ -12,55 +12,67 @@ import (
 
 // sessionStore is what the keeper needs of the event log.
 type sessionStore interface {
-	Checkpoint(ctx context.Context, id string, position uint64) error
-	Touch(id string) error
+	UpdateSession(ctx context.Context, id string, r eventlog.Record, rev uint64) (uint64, error)
+	StoreDetached(ctx context.Context, id string, r eventlog.Record, overlapping bool) error
 }
 
 var _ sessionStore = (*eventlog.Log)(nil)
 
-// keeper records session positions on their consumers and keeps attached
-// sessions' consumers alive:
+// detachment is a session left by its connection, waiting to be stored.
+type detachment struct {
+	rec         eventlog.Record // Owner is the connection that left
+	rev         uint64          // the record's revision when it left
+	overlapping bool
+	gen         uint64 // which queuing this is, so a newer one is not dropped
+}
+
+// keeper records sessions' positions:
 //
-//   - a detached session's position is recorded at once (retried until it
-//     lands), and until then is the position a reconnect on this node
-//     resumes from;
-//   - an attached session's position is recorded every interval while it
-//     changes, so an edge crash costs duplicates, never loss;
-//   - an attached session is touched every touchEvery, so JetStream's
-//     inactive threshold only removes sessions that stay detached.
+//   - an attached session's record is rewritten every interval while its
+//     position changes, and at least every TTL/3 so it does not expire, so
+//     an edge crash costs duplicates, never loss;
+//   - a detached session's record is marked detached at once and its
+//     durable consumer (sse-<id>) is created or positioned, retried until it
+//     lands; until then a reconnect to this node resumes from memory.
+//
+// Writes are compare-and-set on the record's revision: a connection that
+// lost its session to a newer one never overwrites the newer one's record.
 type keeper struct {
-	store      sessionStore
-	reg        *registry
-	interval   time.Duration
-	touchEvery time.Duration
-	workers    int
-	metrics    *Metrics
-	logger     *slog.Logger
-	now        func() time.Time
+	store    sessionStore
+	reg      *registry
+	interval time.Duration
+	refresh  time.Duration
+	workers  int
+	metrics  *Metrics
+	logger   *slog.Logger
+	now      func() time.Time
 
 	mu      sync.Mutex
-	pending map[string]uint64 // detached session → position to record
+	pending map[string]detachment
+	gen     uint64
 	wake    chan struct{}
 }
 
 func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, m *Metrics, logger *slog.Logger, now func() time.Time) *keeper {
-	touch := ttl / 4
-	if touch <= 0 {
-		touch = time.Second
+	refresh := ttl / 3
+	if refresh <= 0 {
+		refresh = time.Second
 	}
 	return &keeper{
-		store: store, reg: reg, interval: interval, touchEvery: touch, workers: 16,
+		store: store, reg: reg, interval: interval, refresh: refresh, workers: 16,
 		metrics: m, logger: logger, now: now,
-		pending: make(map[string]uint64),
+		pending: make(map[string]detachment),
 		wake:    make(chan struct{}, 1),
 	}
 }
 
-// detached queues a detached session's position for recording.
-func (k *keeper) detached(id string, position uint64) {
+// detached queues a detached session for storing.
+func (k *keeper) detached(id string, d detachment) {
 	k.mu.Lock()
-	if p, ok := k.pending[id]; !ok || position > p {
-		k.pending[id] = position
+	if p, ok := k.pending[id]; !ok || d.rev >= p.rev {
+		k.gen++
+		d.gen = k.gen
+		k.pending[id] = d
 	}
 	k.mu.Unlock()
 	select {
@@ -69,17 +81,24 @@ func (k *keeper) detached(id string, position uint64) {
 	}
 }
 
-// pendingPosition returns a detached session's position not yet recorded.
+// pendingPosition returns a detached session's position not yet stored.
 func (k *keeper) pendingPosition(id string) (uint64, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p, ok := k.pending[id]
-	return p, ok
+	return p.rec.Position, ok
 }
 
-// run works until ctx ends, then records what is still pending.
+// forget drops a pending detachment (the session was attached again here).
+func (k *keeper) forget(id string) {
+	k.mu.Lock()
+	delete(k.pending, id)
+	k.mu.Unlock()
+}
+
+// run works until ctx ends.
 func (k *keeper) run(ctx context.Context) error {
-	tick := min(k.interval, k.touchEvery) / 2
+	tick := min(k.interval, k.refresh) / 2
 	if tick <= 0 {
 		tick = 100 * time.Millisecond
 	}
@@ -98,7 +117,7 @@ func (k *keeper) run(ctx context.Context) error {
 	}
 }
 
-// flush records every pending position (used when draining).
+// flush stores every pending detachment (used when draining).
 func (k *keeper) flush(ctx context.Context) error {
 	for {
 		k.flushDetached(ctx)
@@ -122,71 +141,94 @@ func (k *keeper) flushDetached(ctx context.Context) {
 		k.mu.Unlock()
 		return
 	}
-	batch := make(map[string]uint64, len(k.pending))
-	for id, p := range k.pending {
-		batch[id] = p
+	batch := make(map[string]detachment, len(k.pending))
+	for id, d := range k.pending {
+		batch[id] = d
 	}
 	k.mu.Unlock()
 
-	k.parallel(ctx, batch, func(id string, pos uint64) {
-		err := k.checkpoint(ctx, id, pos)
-		if err != nil && !errors.Is(err, eventlog.ErrSessionNotFound) && !errors.Is(err, eventlog.ErrBelowStart) {
+	parallel(ctx, k.workers, batch, func(id string, d detachment) {
+		err := k.storeDetached(ctx, id, d)
+		if err != nil && !errors.Is(err, eventlog.ErrLostClaim) {
 			return // keep it pending; retried on the next tick
 		}
 		k.mu.Lock()
-		if k.pending[id] == pos {
+		if p, ok := k.pending[id]; ok && p.gen == d.gen {
 			delete(k.pending, id)
 		}
 		k.mu.Unlock()
 	})
 }
 
+func (k *keeper) storeDetached(ctx context.Context, id string, d detachment) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rec := d.rec
+	rec.Owner = ""
+	rev, err := k.store.UpdateSession(cctx, id, rec, d.rev)
+	if err == nil {
+		// The record now says detached; if this write retries, it must
+		// match the new revision.
+		k.mu.Lock()
+		if p, ok := k.pending[id]; ok && p.gen == d.gen {
+			p.rev = rev
+			k.pending[id] = p
+		}
+		k.mu.Unlock()
+		err = k.store.StoreDetached(cctx, id, rec, d.overlapping)
+	}
+	k.result(id, rec.Position, err)
+	return err
+}
+
 func (k *keeper) sweepAttached(ctx context.Context) {
 	now := k.now()
-	due := make(map[string]uint64)
-	streams := make(map[string]*Stream)
+	due := make(map[string]*Stream)
 	k.reg.each(func(st *Stream) {
-		if now.Sub(time.Unix(0, st.lastTouch.Load())) >= k.touchEvery {
-			if err := k.store.Touch(st.sessionID); err == nil {
-				st.lastTouch.Store(now.UnixNano())
-			}
-		}
-		d := st.delivered.Load()
-		if d > st.recorded.Load() && now.Sub(time.Unix(0, st.lastCheckpoint.Load())) >= k.interval {
-			due[st.sessionID] = d
-			streams[st.sessionID] = st
+		last := time.Unix(0, st.lastWrite.Load())
+		changed := st.delivered.Load() > st.recorded.Load()
+		if (changed && now.Sub(last) >= k.interval) || now.Sub(last) >= k.refresh {
+			due[st.sessionID] = st
 		}
 	})
-	k.parallel(ctx, due, func(id string, pos uint64) {
-		if k.checkpoint(ctx, id, pos) == nil {
-			st := streams[id]
+	parallel(ctx, k.workers, due, func(id string, st *Stream) {
+		pos := st.delivered.Load()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		rev, err := k.store.UpdateSession(cctx, id, st.record(pos), st.rev.Load())
+		k.result(id, pos, err)
+		switch {
+		case err == nil:
+			st.rev.Store(rev)
 			st.recorded.Store(pos)
-			st.lastCheckpoint.Store(now.UnixNano())
+			st.lastWrite.Store(now.UnixNano())
+		case errors.Is(err, eventlog.ErrLostClaim):
+			// A newer connection holds the session (the watch will say so
+			// too); this one must end.
+			if k.reg.detach(st) {
+				st.takeOver()
+			}
 		}
 	})
 }
 
-func (k *keeper) checkpoint(ctx context.Context, id string, pos uint64) error {
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := k.store.Checkpoint(cctx, id, pos)
+func (k *keeper) result(id string, pos uint64, err error) {
 	switch {
 	case err == nil:
 		k.metrics.Checkpoints.With("result", "ok").Add(1)
-	case errors.Is(err, eventlog.ErrSessionNotFound):
-		k.metrics.Checkpoints.With("result", "session_gone").Add(1)
+	case errors.Is(err, eventlog.ErrLostClaim):
+		k.metrics.Checkpoints.With("result", "taken_over").Add(1)
 	default:
 		k.metrics.Checkpoints.With("result", "error").Add(1)
 		k.logger.Warn("recording session position", "session", id, "position", pos, "err", err)
 	}
-	return err
 }
 
-// parallel runs fn over items with at most k.workers at once.
-func (k *keeper) parallel(ctx context.Context, items map[string]uint64, fn func(string, uint64)) {
-	sem := make(chan struct{}, k.workers)
+// parallel runs fn over items with at most n at once.
+func parallel[T any](ctx context.Context, n int, items map[string]T, fn func(string, T)) {
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	for id, pos := range items {
+	for id, v := range items {
 		if ctx.Err() != nil {
 			break
 		}
@@ -194,7 +236,7 @@ func (k *keeper) parallel(ctx context.Context, items map[string]uint64, fn func(
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			fn(id, pos)
+			fn(id, v)
 		}()
 	}
 	wg.Wait()

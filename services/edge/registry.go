@@ -46,7 +46,7 @@ func (r *registry) current(id string) *Stream {
 // session was already seen, st has lost and is told to end.
 func (r *registry) claimed(st *Stream, rev uint64) {
 	r.mu.Lock()
-	st.claimRev = rev
+	st.rev.Store(rev)
 	lost := st.newestSeen > rev
 	if lost && r.byID[st.sessionID] == st {
 		delete(r.byID, st.sessionID)
@@ -60,8 +60,8 @@ func (r *registry) claimed(st *Stream, rev uint64) {
 // observe handles a claim made by any node. Claims of this node are
 // ignored: attach already ordered them.
 func (r *registry) observe(ev eventlog.ClaimEvent) {
-	if strings.HasPrefix(ev.Owner, r.ownerPrefix) {
-		return
+	if ev.Owner == "" || strings.HasPrefix(ev.Owner, r.ownerPrefix) {
+		return // a detach never takes over; this node ordered its own claims
 	}
 	r.mu.Lock()
 	st := r.byID[ev.SessionID]
@@ -69,13 +69,14 @@ func (r *registry) observe(ev eventlog.ClaimEvent) {
 		r.mu.Unlock()
 		return
 	}
-	if st.claimRev == 0 {
+	rev := st.rev.Load()
+	if rev == 0 {
 		// Our own claim has not returned yet; decide when it does.
 		st.newestSeen = max(st.newestSeen, ev.Revision)
 		r.mu.Unlock()
 		return
 	}
-	if ev.Revision < st.claimRev {
+	if ev.Revision < rev {
 		r.mu.Unlock()
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/sse"
 	"github.com/jetsse/jetsse/pkg/topic"
@@ -33,15 +34,19 @@ type Stream struct {
 	sub   *fanout.Sub
 	timer *time.Timer
 
-	// Guarded by the registry's mutex.
-	claimRev   uint64
+	created     time.Time
+	overlapping bool
+
+	// rev is the revision of the session record this connection last
+	// wrote (0 while its claim is in flight). newestSeen is guarded by the
+	// registry's mutex.
+	rev        atomic.Uint64
 	newestSeen uint64
 
-	delivered      atomic.Uint64 // highest event ID flushed to the client
-	recorded       atomic.Uint64 // highest position recorded on the consumer
-	lastTouch      atomic.Int64  // unix nanos
-	lastCheckpoint atomic.Int64  // unix nanos
-	lagSample      uint32
+	delivered atomic.Uint64 // highest event ID flushed to the client
+	recorded  atomic.Uint64 // highest position written to the record
+	lastWrite atomic.Int64  // unix nanos of the last record write
+	lagSample uint32
 
 	takeoverCh   chan struct{}
 	takeoverOnce sync.Once
@@ -247,12 +252,21 @@ func (st *Stream) Close() {
 		if st.timer != nil {
 			st.timer.Stop()
 		}
-		if st.svc.reg.detach(st) {
-			st.svc.keeper.detached(st.sessionID, st.delivered.Load())
+		if st.svc.reg.detach(st) && st.rev.Load() != 0 {
+			st.svc.keeper.detached(st.sessionID, detachment{
+				rec:         st.record(st.delivered.Load()),
+				rev:         st.rev.Load(),
+				overlapping: st.overlapping,
+			})
 		}
 		st.svc.metrics.Connections.Add(-1)
 		st.svc.streams.Done()
 	})
+}
+
+// record is the session's record while this connection holds it.
+func (st *Stream) record(position uint64) eventlog.Record {
+	return eventlog.Record{Owner: st.owner, Position: position, Created: st.created, Topics: st.topics.Topics()}
 }
 
 // SessionFrame is the first event of a connection: event "session".

@@ -23,6 +23,9 @@ import (
 const (
 	CookieName    = "jetsse_session"
 	SessionHeader = "Jetsse-Session"
+	// NewSessionToken, sent as the Jetsse-Session header, asks for a new
+	// session carried by the header only (no cookie is set).
+	NewSessionToken = "new"
 )
 
 // HTTPConfig configures the HTTP transport.
@@ -80,7 +83,7 @@ func NewHTTPHandler(svc Service, eps Endpoints, cfg HTTPConfig) http.Handler {
 		kithttp.ServerErrorHandler(logErrorHandler{cfg.Logger}),
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /events", notDraining(cfg.Draining, sseHandler(svc, cfg)))
+	mux.Handle("GET /events", drainingStream(cfg, notDraining(cfg.Draining, sseHandler(svc, cfg))))
 	mux.Handle("POST /publish", notDraining(cfg.Draining, requireBearer(cfg.PublishToken,
 		kithttp.NewServer(eps.Publish, decodePublishRequest(cfg.MaxBody), encodeResponse, opts...))))
 	mux.Handle("GET /readyz", kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeResponse, opts...))
@@ -195,6 +198,25 @@ func notDraining(draining func() bool, next http.Handler) http.Handler {
 	})
 }
 
+// drainingStream answers an EventSource (Accept: text/event-stream) on a
+// draining node with an empty stream that only says when to come back: a
+// browser treats a 503 as final and would never reconnect. Other clients
+// get the 503 with Retry-After.
+func drainingStream(cfg HTTPConfig, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !cfg.Draining() || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		b := sse.AppendRetry(nil, jitter(cfg.Retry))
+		_, _ = w.Write(sse.AppendComment(b, "draining: reconnect later"))
+	})
+}
+
 type logErrorHandler struct{ l *slog.Logger }
 
 func (h logErrorHandler) Handle(ctx context.Context, err error) {
@@ -219,7 +241,12 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 		}
 		byHeader := false
 		if v := r.Header.Get(SessionHeader); v != "" {
-			req.Token, byHeader = v, true
+			// "new" asks for a new session kept out of the cookie jar (a
+			// tab's first connection, in jetsse.js).
+			byHeader = true
+			if v != NewSessionToken {
+				req.Token = v
+			}
 		} else if c, err := r.Cookie(CookieName); err == nil {
 			req.Token = c.Value
 		}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,7 @@ type config struct {
 	maxHeaderBytes                         int
 	replayBatch                            int
 	corsOrigins, cookieSameSite            string
+	debugAddr                              string
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -183,6 +185,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "request header size limit")
 	fs.IntVar(&c.replayBatch, "replay-batch", 1000, "events per JetStream read when replaying history")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins allowed to use the edge from a browser, with credentials (exact, e.g. https://app.example.com)")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private)")
 	fs.StringVar(&c.cookieSameSite, "cookie-samesite", "lax", "session cookie SameSite: lax, strict, or none (cross-site pages; implies Secure)")
 }
 
@@ -446,6 +449,25 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 			cancel()
 			close(httpDone)
 		})
+	}
+	if c.debugAddr != "" {
+		dln, err := net.Listen("tcp", c.debugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		dsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			if err := dsrv.Serve(dln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, func(error) { _ = dsrv.Close() })
 	}
 	var appWG sync.WaitGroup
 	appActor := func(f func(context.Context) error) (func() error, func(error)) {

@@ -17,6 +17,9 @@
 //   - Reconnects with exponential backoff and jitter while the edge refuses
 //     (5xx, 408, 429; Retry-After is honoured) or is down; after a clean end,
 //     the server's retry: delay. 204 No Content or another 4xx stops for good.
+//     A connection that goes quiet for longer than idleTimeout (the edge
+//     sends a heartbeat comment every 15 s by default), or whose browser goes
+//     offline, is dropped and resumed; going back online retries at once.
 //   - Callbacks for the session, gap and takeover events and for the state.
 //   - Cross-origin use with credentials: pass an absolute URL and
 //     credentials: "include"; the edge must list the page's origin in
@@ -45,12 +48,13 @@
 //   lastEventId     where a tab with no position starts ("0": all retained events)
 //   storage         where the tab keeps its state (default sessionStorage; null: memory)
 //   key             the storage key (default: "jetsse:" + URL with topics)
+//   idleTimeout     ms without a byte (not even a heartbeat) before reconnecting (45000)
 //   minDelay        first backoff delay in ms before the server sent retry: (1000)
 //   maxDelay        longest backoff delay in ms (30000)
 //   fetch           a fetch function (default globalThis.fetch)
 
 export function connect(url, options = {}) {
-  const o = { credentials: "same-origin", minDelay: 1000, maxDelay: 30000, ...options };
+  const o = { credentials: "same-origin", idleTimeout: 45000, minDelay: 1000, maxDelay: 30000, ...options };
   const topics = [].concat(o.topics ?? []);
   if (topics.length === 0) throw new TypeError("jetsse: options.topics is required");
   const target = new URL(url, globalThis.location?.href);
@@ -60,10 +64,18 @@ export function connect(url, options = {}) {
   const pos = store.load(); // {token, lastEventId}
   if (!pos.lastEventId && o.lastEventId != null) pos.lastEventId = String(o.lastEventId);
 
-  let state = "", session = null, stopped = false, abort = null, wake = null, serverRetry = 0;
+  let state = "", session = null, stopped = false, abort = null, wake = null, idle = 0, serverRetry = 0;
   const setState = (s, info = {}) => { state = s; call(o.onState, s, info); };
+  const drop = (why) => abort?.abort(new Error(why));
+  // watch (re)arms the idle timer: no byte for idleTimeout ms drops the connection.
+  const watch = () => {
+    clearTimeout(idle);
+    if (o.idleTimeout > 0) idle = setTimeout(drop, o.idleTimeout, `no data for ${o.idleTimeout} ms`);
+  };
   const onOnline = () => wake?.();
+  const onOffline = () => drop("the browser went offline");
   globalThis.addEventListener?.("online", onOnline);
+  globalThis.addEventListener?.("offline", onOffline);
 
   async function run() {
     let failures = 0; // consecutive attempts that did not reach the stream
@@ -72,6 +84,7 @@ export function connect(url, options = {}) {
       let delay = 0, reason = "";
       try {
         abort = new AbortController();
+        watch();
         const headers = { Accept: "text/event-stream", "Jetsse-Session": pos.token || "new" };
         if (pos.lastEventId) headers["Last-Event-ID"] = pos.lastEventId;
         const res = await fetchFn(target.href, { headers, credentials: o.credentials, cache: "no-store", signal: abort.signal });
@@ -92,10 +105,12 @@ export function connect(url, options = {}) {
           reason = "the stream ended";
         }
       } catch (err) {
+        clearTimeout(idle);
         if (stopped) break;
         reason = String(err?.message ?? err);
         delay = backoffDelay(++failures, serverRetry || o.minDelay, o.maxDelay);
       }
+      clearTimeout(idle);
       if (stopped) break;
       setState("waiting", { delay, reason });
       await new Promise((resolve) => {
@@ -118,7 +133,7 @@ export function connect(url, options = {}) {
         call(o.onSession, session);
       } else if (ev.type === "gap") {
         const d = json(ev.data);
-        const last = BigInt(d.last_event_id || 0), first = BigInt(d.first_available || 0);
+        const last = big(d.last_event_id), first = big(d.first_available);
         // The server goes on from first-1; so does the tab from now on.
         if (first > 0n) { pos.lastEventId = String(first - 1n); store.save(pos); }
         const missing = first - last - 1n;
@@ -139,10 +154,12 @@ export function connect(url, options = {}) {
       while (end === "eof" && !stopped) {
         const { value, done } = await reader.read();
         if (done) break;
+        watch();
         parser.push(decoder.decode(value, { stream: true }));
         if (parser.retry !== undefined) serverRetry = parser.retry;
       }
     } finally {
+      clearTimeout(idle);
       reader.cancel().catch(() => {});
     }
     return end;
@@ -150,7 +167,9 @@ export function connect(url, options = {}) {
 
   const closed = run().then((reason) => {
     stopped = true;
+    clearTimeout(idle);
     globalThis.removeEventListener?.("online", onOnline);
+    globalThis.removeEventListener?.("offline", onOffline);
     setState("closed", { reason });
     return reason;
   });
@@ -245,6 +264,10 @@ async function errorText(res) {
   } catch {
     return "";
   }
+}
+
+function big(s) {
+  try { return BigInt(s || 0); } catch { return 0n; } // event IDs are uint64: beyond Number's exact range
 }
 
 function json(s) {

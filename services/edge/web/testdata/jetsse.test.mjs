@@ -78,7 +78,7 @@ function fakeFetch(answers) {
   const fn = async (url, init) => {
     calls.push({ url, headers: { ...init.headers }, credentials: init.credentials });
     const a = answers.shift();
-    if (!a) return new Promise((_, reject) => init.signal.addEventListener("abort", () => reject(new Error("aborted"))));
+    if (!a) return new Promise((_, reject) => init.signal.addEventListener("abort", () => reject(init.signal.reason)));
     if (a instanceof Error) throw a;
     return a(init.signal);
   };
@@ -93,7 +93,7 @@ function stream(chunks, { headers = {}, open = false, bytes = false } = {}) {
       start(c) {
         for (const ch of chunks) c.enqueue(bytes ? ch : enc.encode(ch));
         if (!open) c.close();
-        else signal.addEventListener("abort", () => c.error(new Error("aborted")));
+        else signal.addEventListener("abort", () => c.error(signal.reason));
       },
     });
     return new Response(body, { status: 200, headers: { "Content-Type": "text/event-stream", ...headers } });
@@ -228,4 +228,16 @@ test("connect: a 200 that is not an event stream fails like EventSource", async 
   const reason = await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn }).closed;
   assert.equal(reason, "HTTP 200");
   assert.equal(f.calls.length, 1);
+});
+
+test("connect: a connection quiet for longer than idleTimeout is dropped and resumed", async () => {
+  const f = fakeFetch([
+    stream([session("s1"), "id: 1\ndata: a\n\n"], { open: true, headers: { "Jetsse-Session": "tok" } }),
+    status(204),
+  ]);
+  const r = record();
+  await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn, idleTimeout: 30, minDelay: 1, ...r.opts }).closed;
+  const waits = r.states.filter(([s]) => s === "waiting").map(([, i]) => i.reason);
+  assert.deepEqual(waits, ["no data for 30 ms"]);
+  assert.deepEqual(f.calls[1].headers, { Accept: "text/event-stream", "Jetsse-Session": "tok", "Last-Event-ID": "1" });
 });

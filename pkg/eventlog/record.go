@@ -1,0 +1,213 @@
+package eventlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Record is a session's state in the sessions bucket: who holds it, where
+// it is, and what it subscribes to. The bucket entry exists while the
+// session does: it is rewritten while a connection is attached and expires
+// --session-ttl after the last write, which a detach makes. A session's
+// durable consumer (sse-<id>) is created when it detaches.
+type Record struct {
+	// Owner is the attached connection ("node/connection"), or "" while the
+	// session is detached.
+	Owner    string
+	Position uint64
+	Created  time.Time
+	Topics   []string
+}
+
+// The value format is one line: "v1 <owner or -> <position> <created unix
+// ms> <topics as JSON>". The owner comes first so watchers can read it
+// without decoding the rest.
+func (r Record) encode() []byte {
+	owner := r.Owner
+	if owner == "" {
+		owner = "-"
+	}
+	tj, _ := json.Marshal(r.Topics)
+	b := make([]byte, 0, 64+len(owner)+len(tj))
+	b = append(b, "v1 "...)
+	b = append(b, owner...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, r.Position, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, r.Created.UnixMilli(), 10)
+	b = append(b, ' ')
+	return append(b, tj...)
+}
+
+var errBadRecord = errors.New("eventlog: malformed session record")
+
+func decodeRecord(b []byte) (Record, error) {
+	f := bytes.SplitN(b, []byte{' '}, 5)
+	if len(f) != 5 || string(f[0]) != "v1" {
+		return Record{}, errBadRecord
+	}
+	var r Record
+	if string(f[1]) != "-" {
+		r.Owner = string(f[1])
+	}
+	pos, err := strconv.ParseUint(string(f[2]), 10, 64)
+	if err != nil {
+		return Record{}, errBadRecord
+	}
+	ms, err := strconv.ParseInt(string(f[3]), 10, 64)
+	if err != nil {
+		return Record{}, errBadRecord
+	}
+	if err := json.Unmarshal(f[4], &r.Topics); err != nil {
+		return Record{}, errBadRecord
+	}
+	r.Position, r.Created = pos, time.UnixMilli(ms)
+	return r, nil
+}
+
+// ownerOf returns the owner field of an encoded record without decoding it.
+func ownerOf(b []byte) string {
+	rest, ok := bytes.CutPrefix(b, []byte("v1 "))
+	if !ok {
+		return ""
+	}
+	if i := bytes.IndexByte(rest, ' '); i >= 0 {
+		rest = rest[:i]
+	}
+	if string(rest) == "-" {
+		return ""
+	}
+	return string(rest)
+}
+
+// ErrLostClaim: the session was claimed by another connection since the
+// revision the caller holds.
+var ErrLostClaim = errors.New("eventlog: session claimed by a newer connection")
+
+// GetSession returns a session's record and its revision, or
+// ErrSessionNotFound. It is one direct get: no JetStream API request.
+func (l *Log) GetSession(ctx context.Context, id string) (Record, uint64, error) {
+	e, err := l.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Record{}, 0, ErrSessionNotFound
+	}
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("%w: read session: %v", ErrUnavailable, err)
+	}
+	r, err := decodeRecord(e.Value())
+	if err != nil {
+		return Record{}, 0, ErrSessionNotFound
+	}
+	return r, e.Revision(), nil
+}
+
+// Claim writes a session's record for a connection that attaches to it and
+// returns the revision. Revisions order claims across all edge nodes: of
+// two claims for one session, the higher revision is the newer connection.
+func (l *Log) Claim(ctx context.Context, id string, r Record) (uint64, error) {
+	rev, err := l.kv.Put(ctx, id, r.encode())
+	if err != nil {
+		return 0, fmt.Errorf("%w: claim session: %v", ErrUnavailable, err)
+	}
+	return rev, nil
+}
+
+// UpdateSession rewrites a session's record if it is still at revision
+// rev, and returns the new revision. It returns ErrLostClaim when another
+// connection claimed the session in between.
+func (l *Log) UpdateSession(ctx context.Context, id string, r Record, rev uint64) (uint64, error) {
+	nrev, err := l.kv.Update(ctx, id, r.encode(), rev)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, ErrLostClaim
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: update session: %v", ErrUnavailable, err)
+	}
+	return nrev, nil
+}
+
+// ClaimEvent is one write to a session's record seen by WatchClaims.
+type ClaimEvent struct {
+	SessionID string
+	Owner     string // "" when the session was detached
+	Revision  uint64
+}
+
+// WatchClaims calls fn, in revision order, for writes to session records
+// made from now on by any node, until ctx ends. A write superseded before
+// it was read may be skipped (the bucket keeps one revision per session);
+// the newest is always seen. ready is closed once the watch is
+// established.
+func (l *Log) WatchClaims(ctx context.Context, ready chan<- struct{}, fn func(ClaimEvent)) error {
+	w, err := l.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("%w: watch sessions: %v", ErrUnavailable, err)
+	}
+	defer w.Stop()
+	if ready != nil {
+		close(ready)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("eventlog: session watch ended")
+			}
+			if e == nil {
+				continue
+			}
+			fn(ClaimEvent{SessionID: e.Key(), Owner: ownerOf(e.Value()), Revision: e.Revision()})
+		}
+	}
+}
+
+// StoreDetached makes sure a detached session has its durable consumer
+// (sse-<id>), positioned at r.Position: created if missing, reset if it
+// exists, replaced if it cannot be reset that far back. JetStream removes
+// it after --session-ttl without activity.
+func (l *Log) StoreDetached(ctx context.Context, id string, r Record, overlapping bool) error {
+	err := l.CreateSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerExists) {
+		return err
+	}
+	info, err := l.reset(ctx, id, r.Position+1)
+	switch {
+	case err == nil:
+		if sessionFromInfo(id, info).sameTopics(r.Topics) {
+			return nil
+		}
+		// Subscribed to other topics since the consumer was made (its start
+		// sequence cannot be updated, so it is made again).
+		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+	case errors.Is(err, ErrBelowStart), errors.Is(err, ErrSessionNotFound):
+		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+	}
+	return err
+}
+
+func (s Session) sameTopics(topics []string) bool {
+	if len(s.Topics) != len(topics) {
+		return false
+	}
+	for i := range topics {
+		if s.Topics[i] != topics[i] {
+			return false
+		}
+	}
+	return true
+}
