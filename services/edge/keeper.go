@@ -192,7 +192,7 @@ func (k *keeper) sweepAttached(ctx context.Context) {
 		}
 	})
 	parallel(ctx, k.workers, due, func(id string, st *Stream) {
-		pos := st.delivered.Load()
+		pos := st.ackedPosition()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		rev, err := k.store.UpdateSession(cctx, id, st.record(pos), st.rev.Load())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,10 +45,12 @@ type Stream struct {
 	newestSeen uint64
 
 	delivered atomic.Uint64 // highest event ID flushed to the client
+	acks      *ackTracker   // what the client surely had
 	recorded  atomic.Uint64 // highest position written to the record
 	lastWrite atomic.Int64  // unix nanos of the last record write
 	lagSample uint32
 
+	onSignal     atomic.Pointer[func()] // called on takeover and drain
 	takeoverCh   chan struct{}
 	takeoverOnce sync.Once
 	drainCh      chan struct{}
@@ -59,11 +62,43 @@ func (st *Stream) takeOver() {
 	st.takeoverOnce.Do(func() {
 		close(st.takeoverCh)
 		st.svc.metrics.Takeovers.Add(1)
+		st.signal()
 	})
 }
 
 func (st *Stream) drain() {
-	st.drainOnce.Do(func() { close(st.drainCh) })
+	st.drainOnce.Do(func() {
+		close(st.drainCh)
+		st.signal()
+	})
+}
+
+func (st *Stream) signal() {
+	if f := st.onSignal.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// Live reports whether the stream has caught up and reads from the live
+// path (Poll may be used from then on).
+func (st *Stream) Live() bool { return st.sub != nil }
+
+// SetWake makes the stream call f (which must not block) whenever it may
+// have something to do: events queued, a takeover, a drain, or the end of
+// its subscription. It is for a connection driven by Poll, and only once
+// the stream is Live.
+func (st *Stream) SetWake(f func()) {
+	st.onSignal.Store(&f)
+	st.sub.SetNotify(f)
+}
+
+// Poll is Next without waiting, for a Live stream: it appends the queued
+// events to dst, or returns why the stream ended.
+func (st *Stream) Poll(dst []*fanout.Event) ([]*fanout.Event, error) {
+	if err := st.ended(context.Background()); err != nil {
+		return dst, err
+	}
+	return st.sub.Take(dst), nil
 }
 
 // ended returns why the stream must stop, if it must.
@@ -246,6 +281,7 @@ func (st *Stream) Delivered(batch []*fanout.Event) {
 // recorded. It is idempotent.
 func (st *Stream) Close() {
 	st.closeOnce.Do(func() {
+		st.freezeAcks()
 		if st.sub != nil {
 			st.sub.Close()
 		}
@@ -254,7 +290,7 @@ func (st *Stream) Close() {
 		}
 		if st.svc.reg.detach(st) && st.rev.Load() != 0 {
 			st.svc.keeper.detached(st.sessionID, detachment{
-				rec:         st.record(st.delivered.Load()),
+				rec:         st.record(st.ackedPosition()),
 				rev:         st.rev.Load(),
 				overlapping: st.overlapping,
 			})
@@ -263,6 +299,30 @@ func (st *Stream) Close() {
 		st.svc.streams.Done()
 	})
 }
+
+// trackAcks makes the stream's recorded positions follow what the peer of
+// conn acknowledged (see ackTracker), where the system can tell.
+func (st *Stream) trackAcks(conn net.Conn) {
+	if f := bytesAcked(conn); f != nil {
+		st.acks.setAcked(f)
+	}
+}
+
+// wrote notes n bytes written to the client, completing batch.
+func (st *Stream) wrote(n int, batch []*fanout.Event) {
+	var last uint64
+	for _, ev := range batch {
+		last = max(last, ev.Seq)
+	}
+	st.acks.wrote(n, last)
+}
+
+// ackedPosition is the position to record for the session: the last event
+// the client surely had (see ackTracker).
+func (st *Stream) ackedPosition() uint64 { return st.acks.position() }
+
+// freezeAcks fixes that position when the connection ends.
+func (st *Stream) freezeAcks() { st.acks.freeze() }
 
 // record is the session's record while this connection holds it.
 func (st *Stream) record(position uint64) eventlog.Record {

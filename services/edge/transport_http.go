@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -48,6 +49,9 @@ type HTTPConfig struct {
 	// CookieSameSite is the session cookie's SameSite attribute (default
 	// Lax). SameSite=None (for cross-site pages) always sets Secure.
 	CookieSameSite http.SameSite
+	// Lite, if set, serves live plain-HTTP/1.x streams without a goroutine
+	// per connection.
+	Lite *Lite
 }
 
 func (c *HTTPConfig) setDefaults() {
@@ -255,7 +259,12 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 			encodeError(r.Context(), err, w)
 			return
 		}
-		defer st.Close()
+		handedOff := false
+		defer func() {
+			if !handedOff {
+				st.Close()
+			}
+		}()
 
 		h := w.Header()
 		h.Set("Content-Type", "text/event-stream")
@@ -271,33 +280,60 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 				Secure: r.TLS != nil || cfg.CookieSameSite == http.SameSiteNoneMode,
 			})
 		}
-		w.WriteHeader(http.StatusOK)
 
 		rc := http.NewResponseController(w)
+		out := streamWriter{w: w, rc: rc, timeout: cfg.WriteTimeout}
+		// A plain HTTP/1.x connection is taken from net/http, so that once
+		// live it can be handed to Lite and cost no goroutine.
+		if cfg.Lite != nil && r.ProtoMajor == 1 && r.TLS == nil {
+			if conn, _, err := rc.Hijack(); err == nil {
+				out.conn = conn
+				st.trackAcks(conn)
+				defer func() {
+					if !handedOff {
+						st.freezeAcks()
+						conn.Close()
+					}
+				}()
+			}
+		}
+
 		ctx := r.Context()
 		bp := writeBufs.Get().(*[]byte)
 		defer func() { *bp = (*bp)[:0]; writeBufs.Put(bp) }()
-		write := func(buf []byte) error {
-			if err := rc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-				return err
-			}
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-			return rc.Flush()
-		}
 
-		buf := sse.AppendRetry((*bp)[:0], jitter(cfg.Retry))
+		buf := (*bp)[:0]
+		if out.conn != nil {
+			buf = appendResponseHead(buf, h)
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+		buf = sse.AppendRetry(buf, jitter(cfg.Retry))
 		buf = append(buf, st.SessionFrame()...)
 		buf = append(buf, st.GapFrame()...)
-		if err := write(buf); err != nil {
+		if err := out.write(buf); err != nil {
+			st.WriteFailed(err)
 			return
+		}
+		st.wrote(len(buf), nil)
+		idle := cfg.Heartbeat
+		if out.conn != nil {
+			idle = 0 // hand over to Lite as soon as the stream is live and idle
 		}
 		var batch []*fanout.Event
 		for {
-			batch, err = st.Next(ctx, batch[:0], cfg.Heartbeat)
+			batch, err = st.Next(ctx, batch[:0], idle)
 			buf = buf[:0]
 			switch {
+			case err == nil && len(batch) == 0 && out.conn != nil && idle == 0:
+				if st.Live() {
+					if cfg.Lite.add(out.conn, st) == nil {
+						handedOff = true
+						return
+					}
+					idle = cfg.Heartbeat // Lite is stopping: serve it here
+				}
+				continue
 			case err == nil && len(batch) == 0:
 				buf = sse.AppendComment(buf, "")
 			case err == nil:
@@ -305,24 +341,65 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 					buf = append(buf, ev.Frame...)
 				}
 			case errors.Is(err, ErrTakenOver):
-				_ = write(append(buf, st.TakeoverFrame()...))
+				_ = out.write(append(buf, st.TakeoverFrame()...))
 				return
 			case errors.Is(err, ErrDraining):
 				// Tell the client when to come back, spread out.
-				_ = write(sse.AppendRetry(buf, jitter(cfg.Retry)))
+				_ = out.write(sse.AppendRetry(buf, jitter(cfg.Retry)))
 				return
 			default: // slow client, stream reset, client gone
 				return
 			}
-			if err := write(buf); err != nil {
+			if err := out.write(buf); err != nil {
 				st.WriteFailed(err)
 				return
 			}
+			st.wrote(len(buf), batch)
 			st.Delivered(batch)
 			clear(batch)
 			*bp = buf
 		}
 	})
+}
+
+// streamWriter writes a stream's bytes through net/http, or straight to
+// the connection once it was hijacked, each write bounded by the write
+// timeout.
+type streamWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (s streamWriter) write(b []byte) error {
+	deadline := time.Now().Add(s.timeout)
+	if s.conn != nil {
+		if err := s.conn.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+		_, err := s.conn.Write(b)
+		return err
+	}
+	if err := s.rc.SetWriteDeadline(deadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// appendResponseHead writes the status line and headers of a hijacked
+// stream. The body runs until the connection closes.
+func appendResponseHead(b []byte, h http.Header) []byte {
+	b = append(b, "HTTP/1.1 200 OK\r\n"...)
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("Connection", "close")
+	var hb strings.Builder
+	_ = h.Write(&hb)
+	b = append(b, hb.String()...)
+	return append(b, "\r\n"...)
 }
 
 // jitter returns d ± 50%.

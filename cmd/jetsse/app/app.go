@@ -140,6 +140,7 @@ type config struct {
 	replayBatch                            int
 	corsOrigins, cookieSameSite            string
 	debugAddr                              string
+	lite                                   bool
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -185,6 +186,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "request header size limit")
 	fs.IntVar(&c.replayBatch, "replay-batch", 1000, "events per JetStream read when replaying history")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins allowed to use the edge from a browser, with credentials (exact, e.g. https://app.example.com)")
+	fs.BoolVar(&c.lite, "lite", true, "serve live plain-HTTP/1 streams from a few shared goroutines instead of one per connection (Linux; TLS and HTTP/2 streams keep their own)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private)")
 	fs.StringVar(&c.cookieSameSite, "cookie-samesite", "lax", "session cookie SameSite: lax, strict, or none (cross-site pages; implies Secure)")
 }
@@ -359,6 +361,15 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 		shutdownNATS()
 		return err
 	}
+	var lite *edge.Lite
+	if c.lite {
+		if lite, err = edge.NewLite(edge.LiteConfig{
+			Heartbeat: c.heartbeat, WriteTimeout: c.writeTimeout, Retry: c.retry, Logger: logger,
+		}); err != nil {
+			logger.Info("every connection keeps its own goroutine", "reason", err)
+			lite = nil
+		}
+	}
 	var service edge.Service = svc
 	service = edge.LoggingMiddleware(logger)(service)
 	service = edge.InstrumentingMiddleware(m.RequestDuration, m.RejectedRequests)(service)
@@ -374,6 +385,7 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 		Web:            web.Handler(),
 		CORSOrigins:    corsOrigins,
 		CookieSameSite: sameSite,
+		Lite:           lite,
 	})
 
 	// The HTTP listener is bound only now that JetStream is ready.
@@ -381,6 +393,14 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 	if err != nil {
 		shutdownNATS()
 		return fmt.Errorf("--http-addr: %w", err)
+	}
+	var dln net.Listener
+	if c.debugAddr != "" {
+		if dln, err = net.Listen("tcp", c.debugAddr); err != nil {
+			ln.Close()
+			shutdownNATS()
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -420,11 +440,14 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 				"stream", c.stream, "prefix", c.prefix)
 			if opts.OnReady != nil {
 				go func() {
-					select {
-					case <-hub.Ready():
-						opts.OnReady(ready)
-					case <-appCtx.Done():
+					for _, c := range []<-chan struct{}{hub.Ready(), svc.Fenced()} {
+						select {
+						case <-c:
+						case <-appCtx.Done():
+							return
+						}
 					}
+					opts.OnReady(ready)
 				}()
 			}
 			var err error
@@ -450,11 +473,7 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 			close(httpDone)
 		})
 	}
-	if c.debugAddr != "" {
-		dln, err := net.Listen("tcp", c.debugAddr)
-		if err != nil {
-			return fmt.Errorf("--debug-addr: %w", err)
-		}
+	if dln != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -479,6 +498,9 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 				<-httpDone
 				appCancel()
 			}
+	}
+	if lite != nil {
+		g.Add(appActor(lite.Run))
 	}
 	g.Add(appActor(hub.Run))
 	g.Add(appActor(svc.Run))

@@ -1,0 +1,116 @@
+package edge
+
+import (
+	"sync"
+	"time"
+)
+
+// refreshGrace is how far back a session's stored position goes when its
+// client reset the connection: a TCP stack resets (instead of closing)
+// when its application closes with data still unread, so events written in
+// the last refreshGrace may never have been read, and a resume from the
+// session (without Last-Event-ID) gets them again. Duplicates are allowed
+// there; losses are not.
+const refreshGrace = time.Second
+
+// ackTracker maps the bytes written on a connection to the events they
+// completed, so that the position recorded for a connection that went away
+// is one its client surely had:
+//
+//   - where the system tells what the peer's TCP stack acknowledged
+//     (tcpi_bytes_acked), events not acknowledged in full do not count:
+//     those written after the peer closed (a page being unloaded) never are;
+//   - if the peer reset the connection with everything acknowledged (it
+//     closed with data unread), events written within refreshGrace of that
+//     moment do not count either.
+//
+// It is safe for concurrent use.
+type ackTracker struct {
+	mu      sync.Mutex
+	acked   func() (acked uint64, reset bool, ok bool) // nil: unknown
+	now     func() time.Time
+	written uint64
+	ring    [256]ackMark
+	head, n int
+	floor   uint64 // position before the oldest mark in the ring
+	frozen  bool
+	final   uint64
+}
+
+type ackMark struct {
+	end uint64 // bytes written when the event's frame was complete
+	seq uint64
+	at  int64 // when it was written (unix nanos)
+}
+
+func newAckTracker(start uint64, now func() time.Time) *ackTracker {
+	return &ackTracker{floor: start, now: now}
+}
+
+// setAcked gives the tracker a way to read the peer's acknowledgements.
+func (a *ackTracker) setAcked(f func() (acked uint64, reset bool, ok bool)) {
+	a.mu.Lock()
+	a.acked = f
+	a.mu.Unlock()
+}
+
+// wrote records n more bytes written, completing events up to seq (0: no
+// event completed).
+func (a *ackTracker) wrote(n int, seq uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.written += uint64(n)
+	if seq == 0 {
+		return
+	}
+	if a.n == len(a.ring) {
+		a.floor = a.ring[a.head].seq
+		a.head = (a.head + 1) % len(a.ring)
+		a.n--
+	}
+	a.ring[(a.head+a.n)%len(a.ring)] = ackMark{end: a.written, seq: seq, at: a.now().UnixNano()}
+	a.n++
+}
+
+// position returns the last event the client surely had.
+func (a *ackTracker) position() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.frozen {
+		return a.final
+	}
+	return a.positionLocked()
+}
+
+func (a *ackTracker) positionLocked() uint64 {
+	acked, reset, known := uint64(0), false, false
+	if a.acked != nil {
+		acked, reset, known = a.acked()
+	}
+	cutoff := int64(1<<63 - 1)
+	if reset && acked >= a.written {
+		// The peer reset with everything acknowledged: it closed with data
+		// unread. (A reset with bytes unacknowledged is the answer to
+		// writes after the peer had closed: what it acknowledged, it read.)
+		cutoff = a.now().Add(-refreshGrace).UnixNano()
+	}
+	pos := a.floor
+	for i := 0; i < a.n; i++ {
+		m := a.ring[(a.head+i)%len(a.ring)]
+		if (known && m.end > acked) || m.at > cutoff {
+			break
+		}
+		pos = m.seq
+	}
+	return pos
+}
+
+// freeze fixes the position when the connection ends (after that, the
+// socket cannot be asked).
+func (a *ackTracker) freeze() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.frozen {
+		a.final, a.frozen = a.positionLocked(), true
+	}
+}
