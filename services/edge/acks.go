@@ -30,12 +30,16 @@ type ackTracker struct {
 	acked   func() (acked uint64, reset bool, ok bool) // nil: unknown
 	now     func() time.Time
 	written uint64
-	ring    [256]ackMark
+	ring    []ackMark // grows to maxAckMarks, then wraps
 	head, n int
 	floor   uint64 // position before the oldest mark in the ring
 	frozen  bool
 	final   uint64
 }
+
+// maxAckMarks bounds the writes a tracker remembers; older ones count as
+// acknowledged.
+const maxAckMarks = 256
 
 type ackMark struct {
 	end uint64 // bytes written when the event's frame was complete
@@ -63,12 +67,19 @@ func (a *ackTracker) wrote(n int, seq uint64) {
 	if seq == 0 {
 		return
 	}
+	m := ackMark{end: a.written, seq: seq, at: a.now().UnixNano()}
+	if len(a.ring) < maxAckMarks {
+		// Still growing: the marks are in order from index 0.
+		a.ring = append(a.ring, m)
+		a.n++
+		return
+	}
 	if a.n == len(a.ring) {
 		a.floor = a.ring[a.head].seq
 		a.head = (a.head + 1) % len(a.ring)
 		a.n--
 	}
-	a.ring[(a.head+a.n)%len(a.ring)] = ackMark{end: a.written, seq: seq, at: a.now().UnixNano()}
+	a.ring[(a.head+a.n)%len(a.ring)] = m
 	a.n++
 }
 

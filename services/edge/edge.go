@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,34 @@ type edge struct {
 	delivered     atomic.Uint64
 	replayedCache atomic.Uint64
 	replayedJS    atomic.Uint64
+
+	// Topic sets are immutable: connections asking for the same topics
+	// share one (up to maxSharedSets of them).
+	setsMu sync.Mutex
+	sets   map[string]*topic.Set
+}
+
+const maxSharedSets = 4096
+
+// topicSet validates topics and returns a shared Set for them.
+func (e *edge) topicSet(topics []string) (*topic.Set, error) {
+	key := strings.Join(topics, "\x00")
+	e.setsMu.Lock()
+	s := e.sets[key]
+	e.setsMu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := topic.NewSet(topics, topic.Limits{MaxTopics: e.cfg.Limits.MaxTopics, MaxLen: e.cfg.Limits.MaxTopicLen})
+	if err != nil {
+		return nil, err
+	}
+	e.setsMu.Lock()
+	if len(e.sets) < maxSharedSets {
+		e.sets[key] = s
+	}
+	e.setsMu.Unlock()
+	return s, nil
 }
 
 // NewService returns the edge service. Run must be running for sessions to
@@ -120,6 +149,7 @@ func NewService(cfg Config) (*Edge, error) {
 		cfg: cfg, store: cfg.Store, live: cfg.Live, metrics: cfg.Metrics, logger: cfg.Logger,
 		reg:    newRegistry(cfg.NodeID),
 		fenced: make(chan struct{}),
+		sets:   make(map[string]*topic.Set),
 	}
 	e.keeper = newKeeper(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.Metrics, cfg.Logger, cfg.Now)
 	return &Edge{e}, nil
@@ -287,7 +317,7 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 		// positions its cache covers.
 		return nil, fmt.Errorf("%w: live path starting", ErrNotReady)
 	}
-	topics, err := topic.NewSet(req.Topics, topic.Limits{MaxTopics: e.cfg.Limits.MaxTopics, MaxLen: e.cfg.Limits.MaxTopicLen})
+	topics, err := e.topicSet(req.Topics)
 	if err != nil {
 		return nil, inputError("topic", err)
 	}

@@ -88,6 +88,10 @@ func (st *Stream) Live() bool { return st.sub != nil }
 // its subscription. It is for a connection driven by Poll, and only once
 // the stream is Live.
 func (st *Stream) SetWake(f func()) {
+	if st.timer != nil {
+		st.timer.Stop() // Next is not called any more
+		st.timer = nil
+	}
 	st.onSignal.Store(&f)
 	st.sub.SetNotify(f)
 }

@@ -171,7 +171,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxTopicLen, "max-topic-len", 256, "bytes per topic")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "POST /publish body limit in bytes")
 	fs.StringVar(&c.natsSync, "nats-sync", "always", "embedded JetStream fsync policy: always, or an interval such as 1s or 2m (see README)")
-	fs.StringVar(&c.sessionStorage, "session-storage", "file", "session consumer state: file (survives NATS restarts) or memory (cheaper, lost on restart)")
+	fs.StringVar(&c.sessionStorage, "session-storage", "memory", "detached sessions' consumer state: memory (cheap, fast to shut down; lost on a NATS restart, the session record survives) or file")
 	fs.IntVar(&c.cacheEvents, "cache-events", 16384, "recent events kept in memory for fast resume")
 	fs.IntVar(&c.cacheBytes, "cache-bytes", 64<<20, "bytes of recent events kept in memory for fast resume")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, end connections spread over this window")
