@@ -50,7 +50,10 @@ func TestVerifyRejectsTampering(t *testing.T) {
 		}
 	}
 	bad := []string{"", "x", tok[:len(tok)-1], tok + "A", strings.Repeat("A", 64), tok[:63] + "!",
-		strings.Repeat("A", 10000), base64.StdEncoding.EncodeToString(raw)}
+		strings.Repeat("A", 10000)}
+	if std := base64.StdEncoding.EncodeToString(raw); std != tok {
+		bad = append(bad, std) // "+" and "/" are not in the token alphabet
+	}
 	for _, b := range bad {
 		if _, err := ring.Verify(b); !errors.Is(err, session.ErrInvalidToken) {
 			t.Errorf("Verify(%.20q…) err = %v, want ErrInvalidToken", b, err)
