@@ -211,3 +211,12 @@ func (s Session) sameTopics(topics []string) bool {
 	}
 	return true
 }
+
+// StoredSessions returns how many sessions exist (records in the bucket).
+func (l *Log) StoredSessions(ctx context.Context) (uint64, error) {
+	st, err := l.kv.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: session bucket: %v", ErrUnavailable, err)
+	}
+	return st.Values(), nil
+}

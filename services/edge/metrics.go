@@ -30,6 +30,7 @@ type Metrics struct {
 	CacheBytes  metrics.Gauge // jetsse_cache_bytes
 	EventsRead  metrics.Counter
 
+	SessionsStored  metrics.Gauge // jetsse_sessions_stored
 	StreamMessages  metrics.Gauge
 	StreamBytes     metrics.Gauge
 	StreamFirstSeq  metrics.Gauge
@@ -77,6 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		CacheEvents:      gauge("cache_events", "Recent events held in this node's replay cache."),
 		CacheBytes:       gauge("cache_bytes", "Bytes of SSE frames held in this node's replay cache."),
 		EventsRead:       counter("events_read_total", "Events this node read from the stream for its live path."),
+		SessionsStored:   gauge("sessions_stored", "Sessions that exist (attached or detached within --session-ttl): records in the jetsse_sessions bucket."),
 		StreamMessages:   gauge("stream_messages", "Messages in the stream."),
 		StreamBytes:      gauge("stream_bytes", "Bytes in the stream."),
 		StreamFirstSeq:   gauge("stream_first_seq", "The stream's first sequence: events below it were evicted."),
@@ -96,7 +98,7 @@ func DiscardMetrics() *Metrics {
 		EventsDelivered: c, EventsReplayed: c, SlowDisconnects: c, WriteErrors: c, DeliveryLag: h,
 		Checkpoints: c, EventsPublished: c, RequestDuration: h, RejectedRequests: c,
 		CacheEvents: g, CacheBytes: g, EventsRead: c,
-		StreamMessages: g, StreamBytes: g, StreamFirstSeq: g, StreamLastSeq: g, StreamConsumers: g,
+		SessionsStored: g, StreamMessages: g, StreamBytes: g, StreamFirstSeq: g, StreamLastSeq: g, StreamConsumers: g,
 		StreamMaxMsgs: g, StreamMaxBytes: g, StreamMaxAge: g,
 	}
 }

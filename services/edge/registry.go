@@ -109,9 +109,3 @@ func (r *registry) each(fn func(*Stream)) {
 		fn(st)
 	}
 }
-
-func (r *registry) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byID)
-}

@@ -545,6 +545,9 @@ func pollStream(ctx context.Context, log *eventlog.Log, m *edge.Metrics, logger 
 		} else if ctx.Err() == nil {
 			logger.Debug("reading stream state", "err", err)
 		}
+		if n, err := log.StoredSessions(ctx); err == nil {
+			m.SessionsStored.Set(float64(n))
+		}
 		select {
 		case <-ctx.Done():
 			return nil
