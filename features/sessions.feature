@@ -15,6 +15,16 @@ Feature: Session identity and lifetime
     And the session consumer of client "alice" has no token in its metadata
     And the session record of client "alice" has no token in it
 
+  Scenario: A session attached again gives its consumer back
+    Given a jetsse server
+    And client "alice" subscribes to "t"
+    And client "alice" disconnects
+    And the session consumer of client "alice" exists
+    When client "alice" reconnects with its session cookie only
+    Then client "alice" is told the session was resumed
+    And the session consumer of client "alice" is removed within 10 seconds
+    And the session record of client "alice" exists
+
   Scenario: An attached session outlives its TTL; a detached one is removed after it
     Given a jetsse server with "--session-ttl 2s"
     And client "alice" subscribes to "t"

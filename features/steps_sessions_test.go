@@ -142,6 +142,22 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
+	sc.Step(`^the session consumer of client "(\w+)" is removed within (\d+) seconds$`, func(name string, secs int) error {
+		deadline := time.Now().Add(time.Duration(secs) * time.Second)
+		for {
+			_, err := w.consumerInfo(name)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("consumer still exists after %d s", secs)
+			}
+			time.Sleep(100 * time.Millisecond) // polling interval
+		}
+	})
 	sc.Step(`^the session of client "(\w+)" is removed within (\d+) seconds$`, func(name string, secs int) error {
 		deadline := time.Now().Add(time.Duration(secs) * time.Second)
 		for {

@@ -467,7 +467,7 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 		e.logger.Warn("claiming session", "session", id, "err", err)
 		return nil, ErrUnavailable
 	}
-	e.keeper.forget(id)
+	e.keeper.attached(id, resumed)
 	e.reg.claimed(st, rev)
 	return st, nil
 }

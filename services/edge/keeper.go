@@ -14,6 +14,8 @@ import (
 type sessionStore interface {
 	UpdateSession(ctx context.Context, id string, r eventlog.Record, rev uint64) (uint64, error)
 	StoreDetached(ctx context.Context, id string, r eventlog.Record, overlapping bool) error
+	GetSession(ctx context.Context, id string) (eventlog.Record, uint64, error)
+	DeleteSession(ctx context.Context, id string) error
 }
 
 var _ sessionStore = (*eventlog.Log)(nil)
@@ -34,6 +36,9 @@ type detachment struct {
 //   - a detached session's record is marked detached at once and its
 //     durable consumer (sse-<id>) is created or positioned, retried until it
 //     lands; until then a reconnect to this node resumes from memory.
+//   - a session attached again has its consumer removed (it only serves
+//     detached sessions), in the background and at most reattachRate a
+//     second, so a reconnect storm costs no API burst.
 //
 // Writes are compare-and-set on the record's revision: a connection that
 // lost its session to a newer one never overwrites the newer one's record.
@@ -47,11 +52,15 @@ type keeper struct {
 	logger   *slog.Logger
 	now      func() time.Time
 
-	mu      sync.Mutex
-	pending map[string]detachment
-	gen     uint64
-	wake    chan struct{}
+	mu         sync.Mutex
+	pending    map[string]detachment
+	gen        uint64
+	wake       chan struct{}
+	reattached []string // sessions whose consumer may now go
 }
+
+// reattachRate bounds consumer deletions for re-attached sessions.
+const reattachRate = 100
 
 func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, m *Metrics, logger *slog.Logger, now func() time.Time) *keeper {
 	refresh := ttl / 3
@@ -89,10 +98,14 @@ func (k *keeper) pendingPosition(id string) (uint64, bool) {
 	return p.rec.Position, ok
 }
 
-// forget drops a pending detachment (the session was attached again here).
-func (k *keeper) forget(id string) {
+// attached notes a session attached again: a pending detachment is
+// dropped, and its consumer, if it has one, is removed later.
+func (k *keeper) attached(id string, resumed bool) {
 	k.mu.Lock()
 	delete(k.pending, id)
+	if resumed && len(k.reattached) < 1<<20 {
+		k.reattached = append(k.reattached, id)
+	}
 	k.mu.Unlock()
 }
 
@@ -113,7 +126,27 @@ func (k *keeper) run(ctx context.Context) error {
 		case <-t.C:
 			k.flushDetached(ctx)
 			k.sweepAttached(ctx)
+			k.dropConsumers(ctx, tick)
 		}
+	}
+}
+
+// dropConsumers removes the consumers of sessions attached again, as many
+// as reattachRate allows for one tick.
+func (k *keeper) dropConsumers(ctx context.Context, tick time.Duration) {
+	n := max(1, int(reattachRate*tick.Seconds()))
+	k.mu.Lock()
+	n = min(n, len(k.reattached))
+	ids := append([]string(nil), k.reattached[:n]...)
+	k.reattached = k.reattached[n:]
+	k.mu.Unlock()
+	for _, id := range ids {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		// Only while attached: a session that left again needs it.
+		if r, _, err := k.store.GetSession(cctx, id); err == nil && r.Owner != "" {
+			_ = k.store.DeleteSession(cctx, id)
+		}
+		cancel()
 	}
 }
 
