@@ -394,16 +394,7 @@ func (w *world) registerClients(sc *godog.ScenarioContext) {
 		if err != nil {
 			return err
 		}
-		want := splitList(list)
-		if err := c.waitFor(waitTimeout, fmt.Sprintf("%d events", len(want)), func() bool { return len(c.events) >= len(want) }); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if got := ids(c.events); !slices.Equal(got, want) {
-			return fmt.Errorf("client %q received ids %v, want %v", name, got, want)
-		}
-		return nil
+		return c.hasIDs(splitList(list))
 	})
 	sc.Step(`^client "(\w+)" received events on exactly "([^"]*)"$`, func(name, list string) error {
 		c, err := w.client(name)
@@ -620,15 +611,7 @@ func (w *world) registerClients(sc *godog.ScenarioContext) {
 				want = append(want, strconv.FormatUint(p.Seq, 10))
 			}
 		}
-		if err := c.waitFor(waitTimeout, fmt.Sprintf("%d events", len(want)), func() bool { return len(c.events) >= len(want) }); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if got := ids(c.events); !slices.Equal(got, want) {
-			return fmt.Errorf("client %q received %v, want %v", name, got, want)
-		}
-		return nil
+		return c.hasIDs(want)
 	})
 	sc.Step(`^client "(\w+)" got no gap event$`, func(name string) error {
 		c, err := w.client(name)
@@ -807,4 +790,17 @@ func pubIDs(ps []published) []string {
 		out[i] = strconv.FormatUint(p.Seq, 10)
 	}
 	return out
+}
+
+// hasIDs waits for len(want) events and checks their IDs are exactly want.
+func (c *sseClient) hasIDs(want []string) error {
+	if err := c.waitFor(waitTimeout, fmt.Sprintf("%d events", len(want)), func() bool { return len(c.events) >= len(want) }); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if got := ids(c.events); !slices.Equal(got, want) {
+		return fmt.Errorf("client %q received ids %v, want %v", c.name, got, want)
+	}
+	return nil
 }

@@ -146,17 +146,7 @@ func (w *world) registerOps(sc *godog.ScenarioContext) {
 	})
 
 	sc.Step(`^a client that never reads subscribes to "([^"]*)"$`, func(topic string) error {
-		c, err := w.newClient("slow", "", topic)
-		if err != nil {
-			return err
-		}
-		if err := c.connect(connectOptions{noRead: true}); err != nil {
-			return err
-		}
-		if c.status != http.StatusOK {
-			return fmt.Errorf("slow client got %d", c.status)
-		}
-		return nil
+		return w.neverReader("slow", topic)
 	})
 	sc.Step(`^the client that never reads is disconnected by the server$`, func() error {
 		return w.waitMetricAtLeast("jetsse_slow_client_disconnects_total", 1)
@@ -198,15 +188,8 @@ func (w *world) registerMemory(sc *godog.ScenarioContext) {
 			return err
 		}
 		for i := range n {
-			c, err := w.newClient(fmt.Sprintf("slow%d", i), "", topic)
-			if err != nil {
+			if err := w.neverReader(fmt.Sprintf("slow%d", i), topic); err != nil {
 				return err
-			}
-			if err := c.connect(connectOptions{noRead: true}); err != nil {
-				return err
-			}
-			if c.status != http.StatusOK {
-				return fmt.Errorf("slow client got %d", c.status)
 			}
 		}
 		return nil
@@ -256,4 +239,19 @@ func (s *server) rss() (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
+}
+
+// neverReader opens a stream for a client that never reads it.
+func (w *world) neverReader(name, topic string) error {
+	c, err := w.newClient(name, "", topic)
+	if err != nil {
+		return err
+	}
+	if err := c.connect(connectOptions{noRead: true}); err != nil {
+		return err
+	}
+	if c.status != http.StatusOK {
+		return fmt.Errorf("client that never reads got %d", c.status)
+	}
+	return nil
 }

@@ -189,11 +189,7 @@ func (w *world) registerPublish(sc *godog.ScenarioContext) {
 		return nil
 	})
 	sc.Step(`^the stream holds (\d+) events?$`, func(n int) error {
-		js, err := w.js()
-		if err != nil {
-			return err
-		}
-		st, err := js.Stream(context.Background(), "EVENTS")
+		st, err := w.stream()
 		if err != nil {
 			return err
 		}

@@ -486,11 +486,7 @@ func (w *world) takeoverStorm(a, b string, n int, topic string) error {
 }
 
 func (w *world) sessionConsumers() (int, error) {
-	js, err := w.js()
-	if err != nil {
-		return 0, err
-	}
-	st, err := js.Stream(context.Background(), "EVENTS")
+	st, err := w.stream()
 	if err != nil {
 		return 0, err
 	}

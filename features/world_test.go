@@ -204,12 +204,17 @@ func (w *world) js() (jetstream.JetStream, error) {
 	return jetstream.New(nc)
 }
 
-func (w *world) streamFirstSeq() (uint64, error) {
+// stream returns the event stream with fresh info.
+func (w *world) stream() (jetstream.Stream, error) {
 	js, err := w.js()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	st, err := js.Stream(context.Background(), "EVENTS")
+	return js.Stream(context.Background(), "EVENTS")
+}
+
+func (w *world) streamFirstSeq() (uint64, error) {
+	st, err := w.stream()
 	if err != nil {
 		return 0, err
 	}
