@@ -63,10 +63,13 @@ type Config struct {
 	// CheckpointInterval is how often an attached session's position is
 	// recorded while it changes (default 5s).
 	CheckpointInterval time.Duration
-	Metrics            *Metrics
-	Logger             *slog.Logger
-	Random             io.Reader        // default crypto/rand.Reader
-	Now                func() time.Time // default time.Now
+	// CheckpointRate bounds those writes per second for the whole node
+	// (default 200); with many sessions, each is recorded less often.
+	CheckpointRate int
+	Metrics        *Metrics
+	Logger         *slog.Logger
+	Random         io.Reader        // default crypto/rand.Reader
+	Now            func() time.Time // default time.Now
 }
 
 // edge implements Service.
@@ -133,6 +136,9 @@ func NewService(cfg Config) (*Edge, error) {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = 5 * time.Second
 	}
+	if cfg.CheckpointRate <= 0 {
+		cfg.CheckpointRate = 200
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = DiscardMetrics()
 	}
@@ -151,7 +157,7 @@ func NewService(cfg Config) (*Edge, error) {
 		fenced: make(chan struct{}),
 		sets:   make(map[string]*topic.Set),
 	}
-	e.keeper = newKeeper(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.Metrics, cfg.Logger, cfg.Now)
+	e.keeper = newKeeper(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.CheckpointRate, cfg.Metrics, cfg.Logger, cfg.Now)
 	return &Edge{e}, nil
 }
 

@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +49,7 @@ type keeper struct {
 	reg      *registry
 	interval time.Duration
 	refresh  time.Duration
+	rate     int // record writes a second for attached sessions
 	workers  int
 	metrics  *Metrics
 	logger   *slog.Logger
@@ -62,13 +65,13 @@ type keeper struct {
 // reattachRate bounds consumer deletions for re-attached sessions.
 const reattachRate = 100
 
-func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, m *Metrics, logger *slog.Logger, now func() time.Time) *keeper {
+func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, rate int, m *Metrics, logger *slog.Logger, now func() time.Time) *keeper {
 	refresh := ttl / 3
 	if refresh <= 0 {
 		refresh = time.Second
 	}
 	return &keeper{
-		store: store, reg: reg, interval: interval, refresh: refresh, workers: 16,
+		store: store, reg: reg, interval: interval, refresh: refresh, rate: rate, workers: 16,
 		metrics: m, logger: logger, now: now,
 		pending: make(map[string]detachment),
 		wake:    make(chan struct{}, 1),
@@ -125,7 +128,7 @@ func (k *keeper) run(ctx context.Context) error {
 			k.flushDetached(ctx)
 		case <-t.C:
 			k.flushDetached(ctx)
-			k.sweepAttached(ctx)
+			k.sweepAttached(ctx, tick)
 			k.dropConsumers(ctx, tick)
 		}
 	}
@@ -214,17 +217,34 @@ func (k *keeper) storeDetached(ctx context.Context, id string, d detachment) err
 	return err
 }
 
-func (k *keeper) sweepAttached(ctx context.Context) {
+// sweepAttached rewrites the records of attached sessions that are due:
+// moved on and not written for an interval, or not written for TTL/3. It
+// writes at most k.rate records a second (more only if refreshing every
+// session within TTL/3 needs it), the longest-unwritten first, so a node
+// with many sessions spreads its writes instead of bursting: a crash then
+// costs more duplicates, never an overloaded bucket.
+func (k *keeper) sweepAttached(ctx context.Context, tick time.Duration) {
 	now := k.now()
-	due := make(map[string]*Stream)
+	var due []*Stream
+	attached := 0
 	k.reg.each(func(st *Stream) {
+		attached++
 		last := time.Unix(0, st.lastWrite.Load())
 		changed := st.delivered.Load() > st.recorded.Load()
 		if (changed && now.Sub(last) >= k.interval) || now.Sub(last) >= k.refresh {
-			due[st.sessionID] = st
+			due = append(due, st)
 		}
 	})
-	parallel(ctx, k.workers, due, func(id string, st *Stream) {
+	rate := max(float64(k.rate), 1.5*float64(attached)/k.refresh.Seconds())
+	if n := max(1, int(rate*tick.Seconds())); len(due) > n {
+		slices.SortFunc(due, func(a, b *Stream) int { return cmp.Compare(a.lastWrite.Load(), b.lastWrite.Load()) })
+		due = due[:n]
+	}
+	batch := make(map[string]*Stream, len(due))
+	for _, st := range due {
+		batch[st.sessionID] = st
+	}
+	parallel(ctx, k.workers, batch, func(id string, st *Stream) {
 		pos := st.ackedPosition()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -132,6 +132,7 @@ type config struct {
 	sessionStorage                         string
 	cacheEvents, cacheBytes                int
 	drainTimeout, checkpointInterval       time.Duration
+	checkpointRate                         int
 	logLevel, logFormat, nodeID            string
 	tlsCert, tlsKey                        string
 	natsMaxPayload                         int
@@ -175,7 +176,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.cacheEvents, "cache-events", 16384, "recent events kept in memory for fast resume")
 	fs.IntVar(&c.cacheBytes, "cache-bytes", 64<<20, "bytes of recent events kept in memory for fast resume")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, end connections spread over this window")
-	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 5*time.Second, "record attached sessions' positions this often")
+	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", 5*time.Second, "record attached sessions' positions this often (at most --checkpoint-rate records a second)")
+	fs.IntVar(&c.checkpointRate, "checkpoint-rate", 200, "session record writes per second for attached sessions, per node")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.nodeID, "node-id", "", "this edge node's name (default: host name and a random suffix)")
@@ -354,7 +356,7 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 			QueueEvents: c.queueSize, QueueBytes: c.queueBytes,
 			ReplayBatch: c.replayBatch, Retry: c.retry,
 		},
-		SessionTTL: c.sessionTTL, CheckpointInterval: c.checkpointInterval,
+		SessionTTL: c.sessionTTL, CheckpointInterval: c.checkpointInterval, CheckpointRate: c.checkpointRate,
 		Metrics: m, Logger: logger,
 	})
 	if err != nil {
