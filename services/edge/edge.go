@@ -308,6 +308,19 @@ func validateLabel(s string, max int) error {
 	return nil
 }
 
+// localPosition returns the position this node holds for a session: its
+// attached connection's, or its detachment's not yet stored.
+func (e *edge) localPosition(id string) (pos uint64, ok bool) {
+	e.reg.locked(id, func(st *Stream) {
+		if st != nil {
+			pos, ok = st.ackedPosition(), true
+		} else {
+			pos, ok = e.keeper.pendingPosition(id)
+		}
+	})
+	return pos, ok
+}
+
 // Subscribe implements Service: it resolves the session (resume it, or
 // create one), the position the connection starts after (Last-Event-ID,
 // else the session's stored position, else live), whether history was lost
@@ -355,8 +368,17 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 		}
 	}
 	if id != "" {
-		local := e.reg.current(id)
+		// This node may know a fresher position than the record: a
+		// connection being replaced, or a detached one not stored yet.
+		// Looked at before and after reading the record: if the session was
+		// stored in between, the record read may predate that, so it is
+		// read again.
+		_, knownBefore := e.localPosition(id)
 		rec, _, err := e.store.GetSession(ctx, id)
+		localPos, known := e.localPosition(id)
+		if knownBefore && !known {
+			rec, _, err = e.store.GetSession(ctx, id)
+		}
 		if errors.Is(err, eventlog.ErrSessionNotFound) {
 			// The record expired, but a detached session's consumer might
 			// outlive it by a moment: it still holds the position.
@@ -374,15 +396,8 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 			}
 			if req.HasLastEventID {
 				position = lastID
-			} else {
-				// The freshest position this node knows: a connection it is
-				// replacing, or a detached one not yet stored.
-				if p, ok := e.keeper.pendingPosition(id); ok {
-					position = max(position, p)
-				}
-				if local != nil {
-					position = max(position, local.ackedPosition())
-				}
+			} else if known {
+				position = max(position, localPos)
 			}
 		case errors.Is(err, eventlog.ErrSessionNotFound):
 			e.metrics.SessionsExpired.Add(1)

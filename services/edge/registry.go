@@ -35,13 +35,6 @@ func (r *registry) attach(st *Stream) *Stream {
 	return old
 }
 
-// current returns the session's local connection, or nil.
-func (r *registry) current(id string) *Stream {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.byID[id]
-}
-
 // claimed records the revision of st's claim. If a newer claim for the
 // session was already seen, st has lost and is told to end.
 func (r *registry) claimed(st *Stream, rev uint64) {
@@ -87,14 +80,30 @@ func (r *registry) observe(ev eventlog.ClaimEvent) {
 
 // detach removes st if it is still the session's connection and reports
 // whether it was.
-func (r *registry) detach(st *Stream) bool {
+func (r *registry) detach(st *Stream) bool { return r.detachThen(st, nil) }
+
+// detachThen is detach, calling then (if st was the session's connection)
+// before anyone can see the session gone: what then records is never
+// missed by a reader using locked.
+func (r *registry) detachThen(st *Stream, then func()) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byID[st.sessionID] == st {
 		delete(r.byID, st.sessionID)
+		if then != nil {
+			then()
+		}
 		return true
 	}
 	return false
+}
+
+// locked calls fn with the session's local connection (or nil) while no
+// connection of it can attach or detach.
+func (r *registry) locked(id string, fn func(*Stream)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn(r.byID[id])
 }
 
 // each calls fn for every attached connection (not under the lock).

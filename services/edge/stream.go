@@ -292,13 +292,17 @@ func (st *Stream) Close() {
 		if st.timer != nil {
 			st.timer.Stop()
 		}
-		if st.svc.reg.detach(st) && st.rev.Load() != 0 {
-			st.svc.keeper.detached(st.sessionID, detachment{
-				rec:         st.record(st.ackedPosition()),
-				rev:         st.rev.Load(),
-				overlapping: st.overlapping,
-			})
-		}
+		// Queued under the registry's lock: a reconnect looking for this
+		// session's position finds it attached or pending, never neither.
+		st.svc.reg.detachThen(st, func() {
+			if st.rev.Load() != 0 {
+				st.svc.keeper.detached(st.sessionID, detachment{
+					rec:         st.record(st.ackedPosition()),
+					rev:         st.rev.Load(),
+					overlapping: st.overlapping,
+				})
+			}
+		})
 		st.svc.metrics.Connections.Add(-1)
 		st.svc.streams.Done()
 	})

@@ -1,0 +1,108 @@
+package edge
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetsse/jetsse/internal/testenv"
+	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/session"
+)
+
+// hookedLog is the real event log with a hook after each GetSession, and
+// session updates held until gate is closed.
+type hookedLog struct {
+	*eventlog.Log
+	afterGet atomic.Pointer[func(id string)]
+	gate     chan struct{}
+}
+
+func (h *hookedLog) UpdateSession(ctx context.Context, id string, r eventlog.Record, rev uint64) (uint64, error) {
+	<-h.gate
+	return h.Log.UpdateSession(ctx, id, r, rev)
+}
+
+func (h *hookedLog) GetSession(ctx context.Context, id string) (eventlog.Record, uint64, error) {
+	rec, rev, err := h.Log.GetSession(ctx, id)
+	if f := h.afterGet.Swap(nil); f != nil {
+		(*f)(id)
+	}
+	return rec, rev, err
+}
+
+// A reconnect that reads the session's record just before the node stores
+// the detachment of the connection it left must not resume from that stale
+// record: it would replay everything since the session's creation.
+func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
+	_, nc := testenv.NATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	log, err := eventlog.Open(ctx, nc, eventlog.Config{SessionTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &hookedLog{Log: log, gate: make(chan struct{})}
+	hub := fanout.New(log.JetStream(), fanout.Config{Stream: "EVENTS", Prefix: "events",
+		StreamInfo: func(ctx context.Context) (uint64, uint64, error) {
+			s, err := log.State(ctx)
+			return s.FirstSeq, s.LastSeq, err
+		}})
+	keys, _ := session.NewKeyring([]byte(strings.Repeat("k", 32)))
+	svc, err := NewService(Config{Store: store, Live: hub, Keys: keys, NodeID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, 2)
+	go func() { _ = hub.Run(ctx); done <- struct{}{} }()
+	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done; log.Close() })
+	waitUntil(t, "service ready", func() bool { return svc.Ready(ctx) == nil })
+
+	first, err := svc.Subscribe(ctx, SubscribeRequest{Topics: []string{"orders.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := svc.Publish(ctx, PublishRequest{Topic: "orders.1", Data: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The connection wrote events 1-3 (no socket: written counts as had).
+	first.wrote(30, []*fanout.Event{{Seq: 3}})
+	first.Delivered([]*fanout.Event{{Seq: 3}})
+
+	// The connection ends; storing its detachment is held up, so the
+	// reconnect finds it pending, then reads the record (still position 0),
+	// and meanwhile the detachment is stored.
+	first.Close()
+	storeNow := func(id string) {
+		close(store.gate)
+		waitUntil(t, "the detachment stored", func() bool {
+			_, pending := svc.keeper.pendingPosition(id)
+			return !pending
+		})
+	}
+	store.afterGet.Store(&storeNow)
+	second, err := svc.Subscribe(ctx, SubscribeRequest{Topics: []string{"orders.*"}, Token: first.Session.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if !second.Session.Resumed || second.Session.LastEventID != "3" {
+		t.Fatalf("resumed %v from %q, want resumed from 3", second.Session.Resumed, second.Session.LastEventID)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond) // polling interval
+	}
+}
