@@ -162,6 +162,29 @@ func TestSmoke(t *testing.T) {
 		}
 	})
 
+	t.Run("fanout/attach-first", func(t *testing.T) {
+		runs, _ := runBench(t, r, "fanout", "--n", "2", "--k", "20", "--rate", "max", "--seq", "data", "--attach", "first")
+		f := decode[bench.FanoutResult](t, runs[0])
+		if f.Target.Attach != "first" || f.Subscribers != 2 || f.Delivered != 40 || f.Lost != 0 || f.Dup != 0 {
+			t.Errorf("attach %s subscribers %d delivered %d lost %d dup %d", f.Target.Attach, f.Subscribers, f.Delivered, f.Lost, f.Dup)
+		}
+		if f.AckLatency.Count != 40 || f.AckLatency.MaxMs > f.Latency.MaxMs {
+			t.Errorf("ack latency %+v, send latency %+v", f.AckLatency, f.Latency)
+		}
+	})
+
+	t.Run("resume/seq-data", func(t *testing.T) {
+		// Counters continue across the warm-up and the missed events, and
+		// the resume URL carries the last id.
+		runs, _ := runBench(t, r, "resume", "--m", "30", "--warmup", "5", "--repeat", "1", "--mode", "last-event-id",
+			"--seq", "data", "--resume-url", "http://"+r.HTTPAddr+"/events?topic={topic}&lastEventId={last_id}")
+		v := decode[bench.ResumeResult](t, runs[0])
+		if v.Expected != 30 || v.Received != 30 || v.Lost != 0 || v.Dup != 0 || !v.Complete {
+			t.Errorf("expected %d received %d lost %d dup %d complete %v errors %v",
+				v.Expected, v.Received, v.Lost, v.Dup, v.Complete, v.Errors)
+		}
+	})
+
 	t.Run("idle", func(t *testing.T) {
 		runs, _ := runBench(t, r, "idle", "--n", "2,3", "--settle", "0")
 		if len(runs) != 2 {

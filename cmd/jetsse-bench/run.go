@@ -17,7 +17,7 @@ import (
 	"github.com/jetsse/jetsse/cmd/jetsse-bench/internal/bench"
 )
 
-const usage = `jetsse-bench: load tool for jetsse (and, later, peer SSE servers).
+const usage = `jetsse-bench: load tool for jetsse and peer SSE servers.
 
 Usage:
   jetsse-bench <scenario> [flags]
@@ -151,7 +151,8 @@ type options struct {
 	template                        string
 	headers                         stringList
 	workers, maxInFlight            int
-	pids, label, seq                string
+	pids, label, seq, attach        string
+	resumeURL                       string
 	out, chart                      string
 	appendOut                       bool
 	timeout, drain, connectTimeout  time.Duration
@@ -174,7 +175,9 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxInFlight, "max-inflight", 256, "unacknowledged NATS publishes allowed")
 	fs.StringVar(&o.pids, "pid", "", "server process id(s), comma-separated, for CPU (/proc/<pid>/stat) and RSS (/proc/<pid>/status)")
 	fs.StringVar(&o.label, "label", "jetsse", "name of the server under test in results and charts")
-	fs.StringVar(&o.seq, "seq", "id", "sequence for losses and duplicates: id (SSE id is the stream sequence) or data (publisher counter in the payload)")
+	fs.StringVar(&o.seq, "seq", "id", "sequence for losses and duplicates: id (SSE id is the stream sequence) or data (publisher counter in the payload; every payload in an event's data counts)")
+	fs.StringVar(&o.attach, "attach", "session", "when a subscriber counts as attached: session (jetsse's session event) or first (the first event or comment, for other servers)")
+	fs.StringVar(&o.resumeURL, "resume-url", "", "subscribe URL of a reconnect that presents the client's position: {topic}, {last_id} (last SSE id) and {data:KEY} (last value of member KEY in event data), plain or percent-encoded (default: --sse-url)")
 	fs.StringVar(&o.out, "out", "", "write results to this JSON file (an array of runs)")
 	fs.BoolVar(&o.appendOut, "append", false, "append to --out instead of replacing it")
 	fs.StringVar(&o.chart, "chart", "", "write an SVG chart of the results (of --out when given) to this file")
@@ -191,6 +194,10 @@ func (o *options) register(fs *flag.FlagSet) {
 
 func (o *options) env(ctx context.Context, stderr io.Writer) (*bench.Env, error) {
 	seq, err := bench.ParseSeqMode(o.seq)
+	if err != nil {
+		return nil, err
+	}
+	attach, err := bench.ParseAttachMode(o.attach)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +246,7 @@ func (o *options) env(ctx context.Context, stderr io.Writer) (*bench.Env, error)
 		SSE: bench.SSEConfig{
 			URL: o.sseURL, SourceIPs: o.sourceIPs, ConnectTimeout: o.connectTimeout,
 			ReadBuffer: o.readBuffer, DialConcurrency: o.dialConc, Seq: seq,
+			Attach: attach, ResumeURL: o.resumeURL,
 		},
 		Publish: bench.PublishConfig{
 			Via: o.publisher, NATSURL: o.natsURL, Prefix: o.prefix, MaxInFlight: o.maxInFlight,

@@ -73,3 +73,12 @@ func TestAckTracker(t *testing.T) {
 		t.Errorf("beyond the ring: position %d, want %d", got, 300-256)
 	}
 }
+
+func BenchmarkAckTrackerWrote(b *testing.B) {
+	a := newAckTracker(0, time.Now)
+	a.setAcked(func() (uint64, bool, bool) { return 0, false, true })
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		a.wrote(100, uint64(i+1))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,17 +74,172 @@ type SSEConfig struct {
 	DialConcurrency int
 	// Seq selects the sequence used for losses and duplicates.
 	Seq SeqMode
+	// Attach says when a subscriber counts as attached (see AttachMode).
+	Attach AttachMode
+	// ResumeURL, when set, is the URL of a reconnect that presents the
+	// client's position (PresentID) once the client knows every value the
+	// URL uses: {topic}, {last_id} (the last SSE id) and {data:KEY} (the
+	// last value of the member "KEY" seen in an event's data). Servers that
+	// take the position in the URL rather than in Last-Event-ID need it,
+	// e.g. Centrifugo's uni_sse connect request with recover, offset and
+	// epoch. Placeholders may appear percent-encoded in a query.
+	ResumeURL string
 }
 
-// endpoint is a parsed SSEConfig.URL.
+// AttachMode says which frame makes a subscriber count as attached: the
+// scenarios publish only once every subscriber is.
+type AttachMode int
+
+const (
+	// AttachSession waits for jetsse's "session" event.
+	AttachSession AttachMode = iota
+	// AttachFirst takes the first event or comment after the response
+	// head, for servers that send no session event but answer once the
+	// subscription is in place (Centrifugo's connect push, Mercure's
+	// opening comment).
+	AttachFirst
+)
+
+// ParseAttachMode parses "session" or "first".
+func ParseAttachMode(s string) (AttachMode, error) {
+	switch s {
+	case "session":
+		return AttachSession, nil
+	case "first":
+		return AttachFirst, nil
+	}
+	return 0, fmt.Errorf("attach mode %q is not session or first", s)
+}
+
+func (m AttachMode) String() string {
+	if m == AttachFirst {
+		return "first"
+	}
+	return "session"
+}
+
+// endpoint is a parsed SSEConfig.URL (and ResumeURL).
 type endpoint struct {
 	addr, host     string // dial address; Host header
-	before, after  string // request target around the topic
-	hasTopic       bool
+	live           target // the request target of a first connection
+	resume         target // of a reconnect that presents a position; may be empty
 	loopbackSource bool
 }
 
-func parseEndpoint(raw string) (endpoint, error) {
+// target is a request target split at its placeholders.
+type target struct {
+	parts []targetPart
+	keys  []string // the data keys referenced, in order of first use
+}
+
+type targetPart struct {
+	lit  string
+	kind int // partLiteral, partTopic, partLastID or partData
+	key  int // index into keys for partData
+}
+
+const (
+	partLiteral = iota
+	partTopic
+	partLastID
+	partData
+)
+
+func (t target) empty() bool { return len(t.parts) == 0 }
+
+// expand returns the target for topic, with the client's last id and
+// captured data values; ok is false when a value it needs is unknown.
+func (t target) expand(b []byte, topic string, lastID []byte, data [][]byte) ([]byte, bool) {
+	for _, p := range t.parts {
+		switch p.kind {
+		case partLiteral:
+			b = append(b, p.lit...)
+		case partTopic:
+			b = append(b, url.QueryEscape(topic)...)
+		case partLastID:
+			if len(lastID) == 0 {
+				return b, false
+			}
+			b = append(b, url.QueryEscape(string(lastID))...)
+		case partData:
+			if p.key >= len(data) || data[p.key] == nil {
+				return b, false
+			}
+			b = append(b, url.QueryEscape(string(data[p.key]))...)
+		}
+	}
+	return b, true
+}
+
+// parseTarget splits a request target at {topic}, {last_id} and
+// {data:KEY}, plain or percent-encoded ({ as %7B, } as %7D, : as %3A).
+func parseTarget(raw string, allowPosition bool) (target, error) {
+	var t target
+	lit := func(s string) {
+		if s != "" {
+			t.parts = append(t.parts, targetPart{lit: s})
+		}
+	}
+	norm := strings.NewReplacer("%7B", "{", "%7b", "{", "%7D", "}", "%7d", "}", "%3A", ":", "%3a", ":")
+	for raw != "" {
+		i := strings.Index(raw, "{")
+		j := strings.Index(raw, "%7B")
+		if k := strings.Index(raw, "%7b"); k >= 0 && (j < 0 || k < j) {
+			j = k
+		}
+		openLen := 1
+		if i < 0 || (j >= 0 && j < i) {
+			i, openLen = j, 3
+		}
+		if i < 0 {
+			lit(raw)
+			break
+		}
+		// The placeholder ends at the first } (or %7D) after i.
+		end, endLen := -1, 0
+		for k := i + 1; k < len(raw); k++ {
+			if raw[k] == '}' {
+				end, endLen = k, 1
+				break
+			}
+			if k+3 <= len(raw) && strings.EqualFold(raw[k:k+3], "%7D") {
+				end, endLen = k, 3
+				break
+			}
+		}
+		if end < 0 {
+			lit(raw)
+			break
+		}
+		name := norm.Replace(raw[i : end+endLen])
+		name = name[1 : len(name)-1]
+		switch {
+		case name == "topic":
+			lit(raw[:i])
+			t.parts = append(t.parts, targetPart{kind: partTopic})
+		case name == "last_id" && allowPosition:
+			lit(raw[:i])
+			t.parts = append(t.parts, targetPart{kind: partLastID})
+		case strings.HasPrefix(name, "data:") && len(name) > len("data:") && allowPosition:
+			lit(raw[:i])
+			key := name[len("data:"):]
+			idx := slices.Index(t.keys, key)
+			if idx < 0 {
+				idx = len(t.keys)
+				t.keys = append(t.keys, key)
+			}
+			t.parts = append(t.parts, targetPart{kind: partData, key: idx})
+		default: // not a placeholder: keep the brace, look further
+			lit(raw[:i+openLen])
+			raw = raw[i+openLen:]
+			continue
+		}
+		raw = raw[end+endLen:]
+	}
+	return t, nil
+}
+
+func parseEndpoint(raw, resume string) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return endpoint{}, fmt.Errorf("SSE URL: %w", err)
@@ -95,26 +251,26 @@ func parseEndpoint(raw string) (endpoint, error) {
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	target := u.RequestURI()
-	// url.Parse escapes the braces in a path; undo that for the marker.
-	target = strings.ReplaceAll(target, "%7Btopic%7D", "{topic}")
 	e := endpoint{addr: addr, host: u.Host}
-	if i := strings.Index(target, "{topic}"); i >= 0 {
-		e.before, e.after, e.hasTopic = target[:i], target[i+len("{topic}"):], true
-	} else {
-		e.before = target
+	if e.live, err = parseTarget(u.RequestURI(), false); err != nil {
+		return endpoint{}, err
+	}
+	if resume != "" {
+		r, err := url.Parse(resume)
+		if err != nil {
+			return endpoint{}, fmt.Errorf("resume URL: %w", err)
+		}
+		if r.Scheme != u.Scheme || r.Host != u.Host {
+			return endpoint{}, fmt.Errorf("resume URL %q: must have the SSE URL's scheme and host", resume)
+		}
+		if e.resume, err = parseTarget(r.RequestURI(), true); err != nil {
+			return endpoint{}, err
+		}
 	}
 	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.To4() != nil && ip.IsLoopback() {
 		e.loopbackSource = true
 	}
 	return e, nil
-}
-
-func (e endpoint) target(topic string) string {
-	if !e.hasTopic {
-		return e.before
-	}
-	return e.before + url.QueryEscape(topic) + e.after
 }
 
 // TokenVia says how a client presents its session token.
@@ -132,6 +288,11 @@ type FleetConfig struct {
 	// Latency records publish→receive latency of every new event in the
 	// Fleet's histogram.
 	Latency bool
+	// Acks, when set with Latency, also records acknowledgement→receive
+	// latency in AckHist: receive time minus the time Acks saw the
+	// publish's acknowledgement (Ledger.TrackAckTimes). An event received
+	// before its acknowledgement counts as 0 and in BeforeAck.
+	Acks *Ledger
 	// Reconnect makes a client reconnect, as EventSource does, when its
 	// connection ends while its Run context is live, presenting its last
 	// id and token. MaxRetries bounds consecutive failed attempts.
@@ -152,7 +313,8 @@ type Fleet struct {
 	ep      endpoint
 	dialers []*net.Dialer
 	sem     chan struct{}
-	Hist    *Histogram
+	Hist    *Histogram // send → receive
+	AckHist *Histogram // acknowledgement → receive (FleetConfig.Acks)
 
 	wg      sync.WaitGroup
 	changed chan struct{}
@@ -170,6 +332,7 @@ type Fleet struct {
 	Reconnects atomic.Int64
 	Gaps       atomic.Int64
 	Takeovers  atomic.Int64
+	BeforeAck  atomic.Int64 // events received before their publish was acknowledged
 
 	errMu  sync.Mutex
 	errors map[string]int
@@ -177,7 +340,7 @@ type Fleet struct {
 
 // NewFleet validates cfg and returns an empty Fleet.
 func NewFleet(cfg FleetConfig) (*Fleet, error) {
-	ep, err := parseEndpoint(cfg.SSE.URL)
+	ep, err := parseEndpoint(cfg.SSE.URL, cfg.SSE.ResumeURL)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +361,7 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		ep:      ep,
 		sem:     make(chan struct{}, cfg.SSE.DialConcurrency),
 		Hist:    NewHistogram(),
+		AckHist: NewHistogram(),
 		changed: make(chan struct{}, 1),
 		errors:  map[string]int{},
 	}
@@ -233,8 +397,14 @@ func bindNoPort(_, _ string, c syscall.RawConn) error {
 
 // NewClient returns a client for topic; it does nothing until Start.
 func (f *Fleet) NewClient(idx int, topic string) *Client {
-	c := &Client{fleet: f, idx: idx, path: f.ep.target(topic)}
+	c := &Client{fleet: f, idx: idx, topic: topic}
 	c.parser = NewParser(c.onEvent)
+	if f.cfg.SSE.Attach == AttachFirst {
+		c.parser.OnComment = c.attached
+	}
+	if keys := f.ep.resume.keys; len(keys) > 0 {
+		c.captured = make([][]byte, len(keys))
+	}
 	return c
 }
 
@@ -324,7 +494,7 @@ func (f *Fleet) Errors() map[string]int {
 type Client struct {
 	fleet  *Fleet
 	idx    int
-	path   string
+	topic  string
 	parser *Parser
 	buf    []byte
 	dec    chunkDecoder
@@ -334,6 +504,12 @@ type Client struct {
 	PresentID    bool     // send Last-Event-ID
 	Token        string   // updated from every 200 response
 	PresentToken TokenVia // how to send Token when non-empty
+
+	window seqWindow // the sequences at and below LastSeq received
+
+	// captured holds the last value of each data key the resume URL
+	// uses (nil until seen).
+	captured [][]byte
 
 	// Learned from the last session event.
 	SessionID string
@@ -541,7 +717,17 @@ func (c *Client) connection(ctx context.Context) error {
 
 func (c *Client) request(b []byte) []byte {
 	b = append(b, "GET "...)
-	b = append(b, c.path...)
+	ep := c.fleet.ep
+	done := false
+	if c.PresentID && !ep.resume.empty() {
+		start := len(b)
+		if b, done = ep.resume.expand(b, c.topic, c.LastEventID, c.captured); !done {
+			b = b[:start]
+		}
+	}
+	if !done {
+		b, _ = ep.live.expand(b, c.topic, nil, nil)
+	}
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, c.fleet.ep.host...)
 	b = append(b, "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: jetsse-bench\r\n"...)
@@ -566,6 +752,15 @@ func (c *Client) request(b []byte) []byte {
 	return append(b, "\r\n"...)
 }
 
+// attached counts the client's first attachment in this Run.
+func (c *Client) attached() {
+	if !c.gotSess {
+		c.gotSess = true
+		c.fleet.Ready.Add(1)
+		c.fleet.poke()
+	}
+}
+
 // onEvent handles one event on the client's goroutine.
 func (c *Client) onEvent(ev *Event) {
 	f := c.fleet
@@ -581,11 +776,7 @@ func (c *Client) onEvent(ev *Event) {
 			f.NotResumed.Add(1)
 		}
 		f.Sessions.Add(1)
-		if !c.gotSess {
-			c.gotSess = true
-			f.Ready.Add(1)
-			f.poke()
-		}
+		c.attached()
 		return
 	case "gap":
 		f.Gaps.Add(1)
@@ -594,34 +785,68 @@ func (c *Client) onEvent(ev *Event) {
 		f.Takeovers.Add(1)
 		return
 	}
-	now := time.Now().UnixNano()
-	var seq uint64
-	var ok bool
-	if f.cfg.SSE.Seq == SeqData {
-		seq, ok = PayloadCounter(ev.Data)
-	} else {
-		seq, ok = parseDecimal(ev.ID)
+	if f.cfg.SSE.Attach == AttachFirst {
+		c.attached()
 	}
+	now := time.Now().UnixNano()
 	if ev.HasID {
 		c.LastEventID = append(c.LastEventID[:0], ev.ID...)
 	}
+	for i, key := range f.ep.resume.keys {
+		if v, ok := lastJSONValue(ev.Data, key); ok {
+			c.captured[i] = append(c.captured[i][:0], v...)
+		}
+	}
+	if f.cfg.SSE.Seq == SeqData {
+		// A peer may carry several events in one frame (Centrifugo's
+		// recovered publications): each payload counts.
+		forEachPayload(ev.Data, func(t int64, n uint64) { c.deliver(now, n, n, t, true) })
+		return
+	}
+	seq, ok := parseDecimal(ev.ID)
 	if !ok {
 		return
 	}
-	if seq <= c.LastSeq.Load() {
-		c.Dup.Add(1)
-		return
+	t, hasT := PayloadTime(ev.Data)
+	var n uint64
+	if f.cfg.Acks != nil {
+		n, _ = PayloadCounter(ev.Data)
+	}
+	c.deliver(now, seq, n, t, hasT)
+}
+
+// deliver counts one event with sequence seq and publisher counter n (0:
+// unknown), received at now and sent at t (when hasT).
+func (c *Client) deliver(now int64, seq, n uint64, t int64, hasT bool) {
+	f := c.fleet
+	if last := c.LastSeq.Load(); seq <= last {
+		// With publisher counters, concurrent publishers may have the
+		// server store events slightly out of counter order: a counter
+		// not seen yet within the window is new. Stream sequences arrive
+		// in order, so below the last one is always a duplicate.
+		if f.cfg.SSE.Seq != SeqData || !c.window.mark(last-seq) {
+			c.Dup.Add(1)
+			return
+		}
+	} else {
+		c.window.advance(seq - last)
+		c.LastSeq.Store(seq)
 	}
 	c.LastRecv.Store(now)
-	c.LastSeq.Store(seq)
 	c.Recv.Add(1)
 	c.FirstAt.CompareAndSwap(0, now)
-	if f.cfg.Latency {
-		if t, ok := PayloadTime(ev.Data); ok {
-			f.Hist.Record(c.idx, time.Duration(now-t))
+	if f.cfg.Latency && hasT {
+		f.Hist.Record(c.idx, time.Duration(now-t))
+		if f.cfg.Acks != nil {
+			if at := f.cfg.Acks.AckAt(n); at != 0 {
+				f.AckHist.Record(c.idx, time.Duration(now-at))
+			} else {
+				f.BeforeAck.Add(1)
+				f.AckHist.Record(c.idx, 0)
+			}
 		}
 	}
-	if t := c.target.Load(); t != 0 && seq >= t && c.CaughtAt.Load() == 0 {
+	if tg := c.target.Load(); tg != 0 && seq >= tg && c.CaughtAt.Load() == 0 {
 		c.markCaught(now)
 	}
 }
@@ -690,4 +915,46 @@ func parseHead(b []byte) (responseHead, error) {
 		}
 	}
 	return h, nil
+}
+
+// seqWindow remembers which of the 1,024 sequences at and below a client's
+// last one it received: bit i stands for last - i.
+type seqWindow struct {
+	bits [16]uint64
+}
+
+const seqWindowLen = 16 * 64
+
+// advance moves the window up by n for a new last sequence, which it marks.
+func (w *seqWindow) advance(n uint64) {
+	if n >= seqWindowLen {
+		w.bits = [16]uint64{}
+	} else {
+		words, rem := int(n/64), n%64
+		for i := len(w.bits) - 1; i >= 0; i-- {
+			var v uint64
+			if j := i - words; j >= 0 {
+				v = w.bits[j] << rem
+				if rem > 0 && j > 0 {
+					v |= w.bits[j-1] >> (64 - rem)
+				}
+			}
+			w.bits[i] = v
+		}
+	}
+	w.bits[0] |= 1
+}
+
+// mark marks last - back as received; false means it was already, or is
+// too far below to tell.
+func (w *seqWindow) mark(back uint64) bool {
+	if back >= seqWindowLen {
+		return false
+	}
+	word, bit := back/64, uint64(1)<<(back%64)
+	if w.bits[word]&bit != 0 {
+		return false
+	}
+	w.bits[word] |= bit
+	return true
 }

@@ -64,7 +64,10 @@ func (e *Env) drain() time.Duration {
 }
 
 func (e *Env) target() TargetInfo {
-	t := TargetInfo{SSEURL: e.SSE.URL, Publisher: e.Publish.Via, PIDs: e.Procs.PIDs, Seq: e.SSE.Seq.String()}
+	t := TargetInfo{
+		SSEURL: e.SSE.URL, ResumeURL: e.SSE.ResumeURL, Attach: e.SSE.Attach.String(),
+		Publisher: e.Publish.Via, PIDs: e.Procs.PIDs, Seq: e.SSE.Seq.String(),
+	}
 	if t.Publisher == "" {
 		t.Publisher = "nats"
 	}

@@ -40,7 +40,16 @@ type FanoutResult struct {
 	DeliverS       float64 `json:"deliver_s"` // first send → last delivery
 	PublishRate    float64 `json:"publish_rate"`
 	DeliveriesPerS float64 `json:"deliveries_per_s"`
-	Latency        Latency `json:"latency"`
+	// Latency is send → receive: from the publisher's send time carried
+	// in the payload, so it includes the server's storing of the event
+	// (jetsse: the JetStream write and, by default, its fsync).
+	Latency Latency `json:"latency"`
+	// AckLatency is acknowledgement → receive: from the moment the
+	// publisher got the server's acknowledgement (a PubAck, or the HTTP
+	// publish response). Deliveries that arrived before their
+	// acknowledgement count as 0 and in ReceivedBeforeAck.
+	AckLatency        Latency `json:"ack_latency"`
+	ReceivedBeforeAck int64   `json:"received_before_ack"`
 
 	// Server CPU over the publish-and-deliver window, when --pid is given.
 	ServerCPUS       *float64 `json:"server_cpu_s"`
@@ -62,11 +71,12 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	defer cancel()
 	res := &FanoutResult{Header: env.header("fanout"), Params: p, Topic: RunTopic("fanout")}
 
-	fleet, err := NewFleet(FleetConfig{SSE: env.SSE, Latency: true, Reconnect: true, MaxRetries: 3})
+	ledger := &Ledger{}
+	ledger.TrackAckTimes(p.K)
+	fleet, err := NewFleet(FleetConfig{SSE: env.SSE, Latency: true, Acks: ledger, Reconnect: true, MaxRetries: 3})
 	if err != nil {
 		return nil, err
 	}
-	ledger := &Ledger{}
 	pub, err := env.NewPublisher(ledger)
 	if err != nil {
 		return nil, err
@@ -129,10 +139,13 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	if goal == 0 {
 		complete = false // nothing was acknowledged: nothing to wait for
 	} else if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
-		if fleet.Caught.Load() >= res.Subscribers {
+		recv, _ := sumRecv(clients)
+		// With publisher counters the highest one may arrive before
+		// others published concurrently: wait for the count too.
+		if fleet.Caught.Load() >= res.Subscribers &&
+			(env.SSE.Seq != SeqData || recv >= ledger.Acked.Load()*uint64(res.Subscribers)) {
 			return true
 		}
-		recv, _ := sumRecv(clients)
 		stalled = watch.stalled(recv)
 		return stalled
 	}); err != nil || stalled {
@@ -179,6 +192,7 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 		res.DeliveriesPerS = round3(float64(res.Delivered) / d.Seconds())
 	}
 	res.Latency = fleet.Hist.Summary()
+	res.AckLatency, res.ReceivedBeforeAck = fleet.AckHist.Summary(), fleet.BeforeAck.Load()
 	if env.Procs.Enabled() {
 		res.ServerCPUS = ptr(round3(cpu1 - cpu0))
 		if res.Delivered > 0 {

@@ -33,12 +33,34 @@ type Ledger struct {
 	MaxID  atomic.Uint64 // highest acknowledged id
 	MaxN   atomic.Uint64 // highest acknowledged counter
 
+	// ackAt[n] is when counter n was acknowledged (unix nanos), for
+	// counters below len(ackAt) (TrackAckTimes).
+	ackAt []atomic.Int64
+
 	mu   sync.Mutex
 	acks []Ack
 	errs map[string]int
 }
 
+// TrackAckTimes makes the ledger record when each of the counters 1..n is
+// acknowledged (AckAt). Call it before the first publish.
+func (l *Ledger) TrackAckTimes(n int) {
+	l.ackAt = make([]atomic.Int64, n+1)
+}
+
+// AckAt returns when counter n was acknowledged (unix nanos), or 0 when it
+// was not (yet) or is not tracked. It is safe to call while publishing.
+func (l *Ledger) AckAt(n uint64) int64 {
+	if n < uint64(len(l.ackAt)) {
+		return l.ackAt[n].Load()
+	}
+	return 0
+}
+
 func (l *Ledger) ack(n, id uint64) {
+	if n < uint64(len(l.ackAt)) {
+		l.ackAt[n].Store(time.Now().UnixNano())
+	}
 	l.mu.Lock()
 	l.acks = append(l.acks, Ack{N: n, ID: id})
 	l.mu.Unlock()
@@ -279,12 +301,18 @@ func NewHTTPPublisher(cfg HTTPPublishConfig, l *Ledger) (*HTTPPublisher, error) 
 	if cfg.Token != "" {
 		h.Set("Authorization", "Bearer "+cfg.Token)
 	}
+	// Extra headers replace the defaults of the same name (e.g. a form
+	// Content-Type).
+	extra := http.Header{}
 	for _, kv := range cfg.Headers {
 		k, v, ok := strings.Cut(kv, ":")
 		if !ok {
 			return nil, fmt.Errorf("publish header %q is not Name: value", kv)
 		}
-		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		extra.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	for k, vs := range extra {
+		h[k] = vs
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &HTTPPublisher{
@@ -405,13 +433,18 @@ type PublishPlan struct {
 	Rate float64
 	// Size pads each payload to at least this many bytes.
 	Size int
+	// First is the first counter (default 1), so that a run publishing in
+	// several steps keeps counters, the sequence of --seq data, rising.
+	First uint64
 }
 
 // Drive publishes plan.Count events, paced by a ticker at plan.Rate, until
 // done or ctx ends. It returns without waiting for acknowledgements (see
 // Publisher.Flush). Each payload carries its send time and counter.
 func Drive(ctx context.Context, p Publisher, l *Ledger, plan PublishPlan) error {
+	base := max(plan.First, 1) - 1
 	send := func(n uint64) error {
+		n += base
 		data := AppendPayload(make([]byte, 0, max(plan.Size, 48)), time.Now().UnixNano(), n, plan.Size)
 		l.Sent.Add(1)
 		err := p.Publish(ctx, plan.Topic(n), n, data)

@@ -14,6 +14,8 @@ import (
 // TargetInfo records what a run measured.
 type TargetInfo struct {
 	SSEURL    string `json:"sse_url"`
+	ResumeURL string `json:"resume_url,omitempty"`
+	Attach    string `json:"attach"`    // session or first
 	Publisher string `json:"publisher"` // nats or http
 	PublishTo string `json:"publish_to"`
 	PIDs      []int  `json:"pids,omitempty"`

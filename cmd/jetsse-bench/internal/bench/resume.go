@@ -98,7 +98,8 @@ func Resume(ctx context.Context, env *Env, p ResumeParams) (*ResumeResult, error
 		res.Received += s.Received
 		res.Lost += s.Lost
 		res.Dup += s.Dup
-		if !s.Resumed && p.Mode != ResumeIDOnly {
+		// Only jetsse's session event says whether a session resumed.
+		if !s.Resumed && p.Mode != ResumeIDOnly && env.SSE.Attach == AttachSession {
 			res.NotResumed++
 		}
 		if ok {
@@ -143,7 +144,7 @@ func resumeOnce(ctx context.Context, env *Env, p ResumeParams, recv *atomic.Int6
 		fleet.Wait()
 		return s, false, fmt.Errorf("attaching: %v %v", err, fleet.Errors())
 	}
-	if err := publishAll(ctx, pub, ledger, topic, p.Warmup, p.Size); err != nil {
+	if err := publishAll(ctx, pub, ledger, topic, 1, p.Warmup, p.Size); err != nil {
 		return s, false, err
 	}
 	c.SetTarget(ledger.MaxSeq(env.SSE.Seq))
@@ -167,7 +168,8 @@ func resumeOnce(ctx context.Context, env *Env, p ResumeParams, recv *atomic.Int6
 	}
 	defer pub2.Close()
 	defer func() { res.addErrors(ledger2.Errors()) }()
-	if err := publishAll(ctx, pub2, ledger2, topic, p.M, p.Size); err != nil {
+	// Counters continue after the warm-up's, for --seq data.
+	if err := publishAll(ctx, pub2, ledger2, topic, uint64(p.Warmup)+1, p.M, p.Size); err != nil {
 		return s, false, err
 	}
 	s.Expected = int(ledger2.Acked.Load())
@@ -213,11 +215,11 @@ func resumeOnce(ctx context.Context, env *Env, p ResumeParams, recv *atomic.Int6
 	return s, complete, nil
 }
 
-// publishAll publishes n events to topic as fast as acknowledged and waits
-// for every acknowledgement.
-func publishAll(ctx context.Context, pub Publisher, l *Ledger, topic string, n, size int) error {
+// publishAll publishes n events to topic, counters from first on, as fast
+// as acknowledged and waits for every acknowledgement.
+func publishAll(ctx context.Context, pub Publisher, l *Ledger, topic string, first uint64, n, size int) error {
 	if err := Drive(ctx, pub, l, PublishPlan{
-		Topic: func(uint64) string { return topic }, Count: uint64(n), Size: size,
+		Topic: func(uint64) string { return topic }, Count: uint64(n), Size: size, First: first,
 	}); err != nil {
 		return err
 	}

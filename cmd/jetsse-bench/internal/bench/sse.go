@@ -25,6 +25,8 @@ type Event struct {
 type Parser struct {
 	// OnEvent receives each dispatched event.
 	OnEvent func(*Event)
+	// OnComment, when set, is called for each comment line.
+	OnComment func()
 	// MaxLine bounds a line kept across Feed calls (default 1 MiB).
 	MaxLine int
 
@@ -110,6 +112,9 @@ func (p *Parser) line(line []byte) {
 	}
 	if line[0] == ':' {
 		p.Comments++
+		if p.OnComment != nil {
+			p.OnComment()
+		}
 		return
 	}
 	field, value := line, []byte(nil)
@@ -205,6 +210,86 @@ func PayloadTime(data []byte) (int64, bool) {
 // event's data.
 func PayloadCounter(data []byte) (uint64, bool) {
 	return jsonUint(data, `"n":`)
+}
+
+// forEachPayload calls fn with the send time and counter of every payload
+// ({"t":T,"n":N...}) in data, in order: one for an event that is a payload
+// or wraps one, several for a frame that batches them. It does not
+// allocate.
+func forEachPayload(data []byte, fn func(t int64, n uint64)) {
+	for {
+		i := bytes.Index(data, []byte(`"t":`))
+		if i < 0 {
+			return
+		}
+		data = data[i+len(`"t":`):]
+		t, ok := leadingUint(data)
+		if !ok {
+			continue
+		}
+		j := bytes.Index(data, []byte(`"n":`))
+		if j < 0 {
+			return
+		}
+		data = data[j+len(`"n":`):]
+		if n, ok := leadingUint(data); ok {
+			fn(int64(t), n)
+		}
+	}
+}
+
+// leadingUint parses the decimal number at the start of b (after spaces).
+func leadingUint(b []byte) (uint64, bool) {
+	j := 0
+	for j < len(b) && b[j] == ' ' {
+		j++
+	}
+	k := j
+	for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+		k++
+	}
+	return parseDecimal(b[j:k])
+}
+
+// lastJSONValue returns the value of the last member named key in a JSON
+// text, at any depth: a string's contents (escapes are not decoded) or a
+// number, true, false or null as written. It does not allocate.
+func lastJSONValue(data []byte, key string) ([]byte, bool) {
+	// Search for "key": without building the pattern.
+	rest := data
+	var found []byte
+	for {
+		i := bytes.Index(rest, []byte(key))
+		if i < 0 {
+			break
+		}
+		after := rest[i+len(key):]
+		if i > 0 && rest[i-1] == '"' && len(after) > 1 && after[0] == '"' && after[1] == ':' {
+			found = after[2:]
+		}
+		rest = after
+	}
+	if found == nil {
+		return nil, false
+	}
+	for len(found) > 0 && found[0] == ' ' {
+		found = found[1:]
+	}
+	if len(found) > 0 && found[0] == '"' {
+		end := bytes.IndexByte(found[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		return found[1 : 1+end], true
+	}
+	end := bytes.IndexAny(found, ",}] \t\r\n")
+	if end < 0 {
+		end = len(found)
+	}
+	if end == 0 {
+		return nil, false
+	}
+	return found[:end], true
 }
 
 // AppendPayload appends the payload the publishers send: {"t":T,"n":N},

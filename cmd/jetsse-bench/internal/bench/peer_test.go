@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestTarget(t *testing.T) {
+	const connect = `/connection/uni_sse?cf_connect=%7B%22subs%22%3A%7B%22bench%3A{topic}%22%3A%7B%22recover%22%3Atrue%2C%22offset%22%3A%7Bdata%3Aoffset%7D%2C%22epoch%22%3A%22{data:epoch}%22%7D%7D%7D`
+	tests := []struct {
+		name, raw string
+		position  bool
+		lastID    string
+		data      [][]byte
+		want      string
+		ok        bool
+	}{
+		{name: "topic", raw: "/events?topic={topic}", want: "/events?topic=a.b%2A", ok: true},
+		{name: "percent-encoded topic", raw: "/x/%7Btopic%7D/y", want: "/x/a.b%2A/y", ok: true},
+		{name: "position placeholders only in a resume URL", raw: "/e?t={topic}&id={last_id}", lastID: "7", want: "/e?t=a.b%2A&id={last_id}", ok: true},
+		{name: "last id", raw: "/e?t={topic}&id={last_id}", position: true, lastID: "urn:uuid:1", want: "/e?t=a.b%2A&id=urn%3Auuid%3A1", ok: true},
+		{name: "last id unknown", raw: "/e?id={last_id}", position: true, ok: false},
+		{name: "not a placeholder", raw: "/e?q={other}&t={topic}", want: "/e?q={other}&t=a.b%2A", ok: true},
+		{
+			name: "data keys", raw: connect, position: true, data: [][]byte{[]byte("12"), []byte("xY")}, ok: true,
+			want: `/connection/uni_sse?cf_connect=%7B%22subs%22%3A%7B%22bench%3Aa.b%2A%22%3A%7B%22recover%22%3Atrue%2C%22offset%22%3A12%2C%22epoch%22%3A%22xY%22%7D%7D%7D`,
+		},
+		{name: "data key not seen yet", raw: connect, position: true, data: [][]byte{nil, []byte("xY")}, ok: false},
+	}
+	for _, tt := range tests {
+		tg, err := parseTarget(tt.raw, tt.position)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got, ok := tg.expand(nil, "a.b*", []byte(tt.lastID), tt.data)
+		if ok != tt.ok || (ok && string(got) != tt.want) {
+			t.Errorf("%s: got %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+	tg, _ := parseTarget(connect, true)
+	if strings.Join(tg.keys, ",") != "offset,epoch" {
+		t.Errorf("keys %v", tg.keys)
+	}
+}
+
+func TestForEachPayload(t *testing.T) {
+	frame := `{"connect":{"subs":{"bench:x":{"ttl":5,"epoch":"e","publications":[{"data":{"t":11,"n":3},"offset":3},{"data":{"t":12,"n":4,"p":"xx"},"offset":4}],"recovered":true,"offset":2}}}}`
+	for _, tt := range []struct{ data, want string }{
+		{`{"t":1,"n":2}`, "1/2 "},
+		{`{"channel":"bench:x","pub":{"data":{"t":5,"n":6},"offset":6}}`, "5/6 "},
+		{frame, "11/3 12/4 "},
+		{`{"connect":{}}`, ""},
+		{`{"t":1}`, ""},
+	} {
+		var b strings.Builder
+		forEachPayload([]byte(tt.data), func(ts int64, n uint64) { fmt.Fprintf(&b, "%d/%d ", ts, n) })
+		if b.String() != tt.want {
+			t.Errorf("%s: %q, want %q", tt.data, b.String(), tt.want)
+		}
+	}
+	for _, tt := range []struct{ key, want string }{
+		{"offset", "2"}, {"epoch", "e"}, {"recovered", "true"}, {"ttl", "5"}, {"missing", ""},
+	} {
+		v, ok := lastJSONValue([]byte(frame), tt.key)
+		if string(v) != tt.want || ok != (tt.want != "") {
+			t.Errorf("%s: %q %v, want %q", tt.key, v, ok, tt.want)
+		}
+	}
+}
+
+func TestSeqWindow(t *testing.T) {
+	var w seqWindow
+	last := uint64(0)
+	recv := func(seq uint64) bool {
+		if seq > last {
+			w.advance(seq - last)
+			last = seq
+			return true
+		}
+		return w.mark(last - seq)
+	}
+	for _, tt := range []struct {
+		seq  uint64
+		want bool
+	}{
+		{1, true}, {3, true}, {2, true}, {2, false}, {3, false}, {1, false},
+		{70, true}, {5, true}, {5, false}, {4, true}, {1000, true}, {69, true}, {69, false},
+		{2000, true}, {1000, false}, {1977, true}, {1977, false}, {3, false},
+	} {
+		if got := recv(tt.seq); got != tt.want {
+			t.Errorf("seq %d (last %d): new = %v, want %v", tt.seq, last, got, tt.want)
+		}
+	}
+}
