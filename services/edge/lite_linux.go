@@ -166,6 +166,8 @@ func (l *Lite) add(conn net.Conn, st *Stream) error {
 	if err := conn.SetWriteDeadline(time.Time{}); err != nil {
 		return err
 	}
+	// From here on the hang-up watcher may close st.
+	st.PollOnly()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()

@@ -83,15 +83,21 @@ func (st *Stream) signal() {
 // path (Poll may be used from then on).
 func (st *Stream) Live() bool { return st.sub != nil }
 
-// SetWake makes the stream call f (which must not block) whenever it may
-// have something to do: events queued, a takeover, a drain, or the end of
-// its subscription. It is for a connection driven by Poll, and only once
-// the stream is Live.
-func (st *Stream) SetWake(f func()) {
+// PollOnly says Next is not called any more: the stream is driven by Poll
+// from now on. Call it before anything else may Close the stream.
+func (st *Stream) PollOnly() {
 	if st.timer != nil {
-		st.timer.Stop() // Next is not called any more
+		st.timer.Stop()
 		st.timer = nil
 	}
+}
+
+// SetWake makes the stream call f (which must not block) whenever it may
+// have something to do: events queued, a takeover, a drain, or the end of
+// its subscription. It is for a connection driven by Poll (see PollOnly),
+// and only once the stream is Live. It is safe to call while the stream
+// closes.
+func (st *Stream) SetWake(f func()) {
 	st.onSignal.Store(&f)
 	st.sub.SetNotify(f)
 }
