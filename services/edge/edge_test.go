@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetsse/jetsse/internal/testenv"
 	"github.com/jetsse/jetsse/pkg/eventlog"
-	"github.com/jetsse/jetsse/pkg/fanout"
-	"github.com/jetsse/jetsse/pkg/session"
 	"github.com/jetsse/jetsse/services/edge"
 )
 
@@ -28,33 +25,7 @@ type rig struct {
 // newRig wires the real service over an embedded JetStream.
 func newRig(t *testing.T, httpCfg edge.HTTPConfig) (*rig, http.Handler) {
 	t.Helper()
-	_, nc := testenv.NATS(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	log, err := eventlog.Open(ctx, nc, eventlog.Config{SessionTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := fanout.New(log.JetStream(), fanout.Config{Stream: "EVENTS", Prefix: "events",
-		StreamInfo: func(ctx context.Context) (uint64, uint64, error) {
-			s, err := log.State(ctx)
-			return s.FirstSeq, s.LastSeq, err
-		}})
-	keys, _ := session.NewKeyring([]byte(strings.Repeat("k", 32)))
-	svc, err := edge.NewService(edge.Config{Store: log, Live: hub, Keys: keys, NodeID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}, 2)
-	go func() { _ = hub.Run(ctx); done <- struct{}{} }()
-	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done; log.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for svc.Ready(ctx) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready: %v", svc.Ready(ctx))
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
+	svc, log := edge.StartService(t, nil)
 	httpCfg.PublishToken = "tok"
 	httpCfg.Draining = svc.Draining
 	return &rig{svc: svc, log: log, cfg: httpCfg}, edge.NewHTTPHandler(svc, edge.MakeEndpoints(svc), httpCfg)

@@ -271,6 +271,8 @@ func (k *keeper) result(id string, pos uint64, err error) {
 		k.metrics.Checkpoints.With("result", "ok").Add(1)
 	case errors.Is(err, eventlog.ErrLostClaim):
 		k.metrics.Checkpoints.With("result", "taken_over").Add(1)
+	case errors.Is(err, context.Canceled):
+		// Shutting down: Drain stores what is pending itself.
 	default:
 		k.metrics.Checkpoints.With("result", "error").Add(1)
 		k.logger.Warn("recording session position", "session", id, "position", pos, "err", err)

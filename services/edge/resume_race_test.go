@@ -2,15 +2,11 @@ package edge
 
 import (
 	"context"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/jetsse/jetsse/internal/testenv"
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
-	"github.com/jetsse/jetsse/pkg/session"
 )
 
 // hookedLog is the real event log with a hook after each GetSession, and
@@ -38,28 +34,12 @@ func (h *hookedLog) GetSession(ctx context.Context, id string) (eventlog.Record,
 // the detachment of the connection it left must not resume from that stale
 // record: it would replay everything since the session's creation.
 func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
-	_, nc := testenv.NATS(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	log, err := eventlog.Open(ctx, nc, eventlog.Config{SessionTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &hookedLog{Log: log, gate: make(chan struct{})}
-	hub := fanout.New(log.JetStream(), fanout.Config{Stream: "EVENTS", Prefix: "events",
-		StreamInfo: func(ctx context.Context) (uint64, uint64, error) {
-			s, err := log.State(ctx)
-			return s.FirstSeq, s.LastSeq, err
-		}})
-	keys, _ := session.NewKeyring([]byte(strings.Repeat("k", 32)))
-	svc, err := NewService(Config{Store: store, Live: hub, Keys: keys, NodeID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{}, 2)
-	go func() { _ = hub.Run(ctx); done <- struct{}{} }()
-	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done; log.Close() })
-	waitUntil(t, "service ready", func() bool { return svc.Ready(ctx) == nil })
+	var store *hookedLog
+	svc, _ := StartService(t, func(log *eventlog.Log) Store {
+		store = &hookedLog{Log: log, gate: make(chan struct{})}
+		return store
+	})
+	ctx := context.Background()
 
 	first, err := svc.Subscribe(ctx, SubscribeRequest{Topics: []string{"orders.*"}})
 	if err != nil {
@@ -93,16 +73,5 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	defer second.Close()
 	if !second.Session.Resumed || second.Session.LastEventID != "3" {
 		t.Fatalf("resumed %v from %q, want resumed from 3", second.Session.Resumed, second.Session.LastEventID)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval
 	}
 }
