@@ -167,33 +167,26 @@ type Edge struct{ *edge }
 
 var _ Service = (*Edge)(nil)
 
-// Run watches fence claims, records session positions and flushes hot
-// counters until ctx ends.
+// Run watches fence claims and records session positions until ctx ends.
 func (e *edge) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() {
 		errc <- e.store.WatchClaims(ctx, e.fenced, e.reg.observe)
 	}()
 	go func() { errc <- e.keeper.run(ctx) }()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	var first error
-	for running := 2; running > 0; {
-		select {
-		case err := <-errc:
-			running--
-			if err != nil && first == nil {
-				first = err
-			}
-		case <-t.C:
-			e.flushCounters()
+	for range 2 {
+		if err := <-errc; err != nil && first == nil {
+			first = err
 		}
 	}
-	e.flushCounters()
+	e.FlushCounters()
 	return first
 }
 
-func (e *edge) flushCounters() {
+// FlushCounters adds the per-delivery counts, kept in plain atomics on the
+// hot path, to their metrics. Call it before the metrics are read.
+func (e *edge) FlushCounters() {
 	if n := e.delivered.Swap(0); n > 0 {
 		e.metrics.EventsDelivered.Add(float64(n))
 	}
@@ -230,7 +223,7 @@ func (e *edge) Drain(ctx context.Context, window time.Duration) error {
 		e.reg.each(func(st *Stream) { st.drain() })
 		<-done
 	}
-	e.flushCounters()
+	e.FlushCounters()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return e.keeper.flush(fctx)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/sse"
 )
@@ -39,7 +41,8 @@ type Lite struct {
 	workers      int
 	logger       *slog.Logger
 
-	epfd int
+	epfd   int
+	wakefd int // an eventfd in the epoll set (id 0): written to stop watch
 
 	mu     sync.Mutex
 	conns  map[uint64]*liteConn
@@ -83,9 +86,21 @@ func NewLite(cfg LiteConfig) (*Lite, error) {
 	if err != nil {
 		return nil, err
 	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		_ = syscall.Close(epfd)
+		return nil, err
+	}
+	// Connection ids start at 1: id 0 is the wake-up.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		_ = syscall.Close(epfd)
+		_ = syscall.Close(wakefd)
+		return nil, err
+	}
 	l := &Lite{
 		heartbeat: cfg.Heartbeat, writeTimeout: cfg.WriteTimeout, retry: cfg.Retry,
-		workers: cfg.Workers, logger: cfg.Logger, epfd: epfd,
+		workers: cfg.Workers, logger: cfg.Logger, epfd: epfd, wakefd: wakefd,
 		conns: make(map[uint64]*liteConn),
 	}
 	l.qcond = sync.NewCond(&l.qmu)
@@ -114,10 +129,13 @@ func (l *Lite) Run(ctx context.Context) error {
 	for _, c := range conns {
 		c.hangup()
 	}
+	one := [8]byte{1}
+	_, _ = syscall.Write(l.wakefd, one[:]) // ends watch
 	l.qmu.Lock()
 	l.qcond.Broadcast()
 	l.qmu.Unlock()
 	l.wg.Wait()
+	_ = syscall.Close(l.wakefd)
 	return syscall.Close(l.epfd)
 }
 
@@ -384,7 +402,9 @@ func (l *Lite) watch() {
 	defer l.wg.Done()
 	events := make([]syscall.EpollEvent, 256)
 	for {
-		n, err := syscall.EpollWait(l.epfd, events, 200)
+		// No timeout: an idle node sleeps here until a hang-up or the
+		// wake-up that Run sends when it stops.
+		n, err := syscall.EpollWait(l.epfd, events, -1)
 		l.mu.Lock()
 		closed := l.closed
 		l.mu.Unlock()
@@ -400,6 +420,9 @@ func (l *Lite) watch() {
 		}
 		for _, ev := range events[:n] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if id == 0 {
+				continue // the wake-up; closed is checked above
+			}
 			l.mu.Lock()
 			c := l.conns[id]
 			l.mu.Unlock()
