@@ -183,6 +183,16 @@ func TestSlowSubscriberOverflows(t *testing.T) {
 	if !errors.Is(slow.Err(), fanout.ErrOverflow) {
 		t.Fatalf("slow err %v", slow.Err())
 	}
+	if evs, err := slow.Poll(nil); len(evs) != 0 || !errors.Is(err, fanout.ErrOverflow) {
+		t.Fatalf("Poll of the slow subscriber: %d events, %v", len(evs), err)
+	}
+	r.publish(t, "t")
+	if got := take(t, fast, 1); len(got) != 1 {
+		t.Fatalf("fast got %d", len(got))
+	}
+	if evs, err := fast.Poll(nil); len(evs) != 0 || err != nil {
+		t.Fatalf("Poll of the drained fast subscriber: %d events, %v", len(evs), err)
+	}
 	if n := r.hub.Subscribers(); n != 2 {
 		t.Fatalf("%d subscribers before Close", n)
 	}

@@ -85,6 +85,12 @@ func (s *Sub) Err() error {
 // events are shared; do not modify them.
 func (s *Sub) Take(dst []*Event) []*Event {
 	s.mu.Lock()
+	dst = s.takeLocked(dst)
+	s.mu.Unlock()
+	return dst
+}
+
+func (s *Sub) takeLocked(dst []*Event) []*Event {
 	for _, ev := range s.q {
 		if ev.Seq > s.pos {
 			dst = append(dst, ev)
@@ -93,8 +99,18 @@ func (s *Sub) Take(dst []*Event) []*Event {
 	}
 	clear(s.q)
 	s.q, s.qBytes = s.q[:0], 0
-	s.mu.Unlock()
 	return dst
+}
+
+// Poll is Take and Err under one lock: the queued events, or why the
+// subscription ended (then dst comes back unchanged).
+func (s *Sub) Poll(dst []*Event) ([]*Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return dst, s.err
+	}
+	return s.takeLocked(dst), nil
 }
 
 // Advance tells the subscriber its client already has every event up to

@@ -58,16 +58,16 @@ func (a *ackTracker) setAcked(f func() (acked uint64, reset bool, ok bool)) {
 	a.mu.Unlock()
 }
 
-// wrote records n more bytes written, completing events up to seq (0: no
-// event completed).
-func (a *ackTracker) wrote(n int, seq uint64) {
+// wrote records n more bytes written at now (unix nanos), completing
+// events up to seq (0: no event completed).
+func (a *ackTracker) wrote(n int, seq uint64, now int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.written += uint64(n)
 	if seq == 0 {
 		return
 	}
-	m := ackMark{end: a.written, seq: seq, at: a.now().UnixNano()}
+	m := ackMark{end: a.written, seq: seq, at: now}
 	if len(a.ring) < maxAckMarks {
 		// Still growing: the marks are in order from index 0.
 		a.ring = append(a.ring, m)

@@ -297,7 +297,7 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 		}
 		if n < len(buf) {
 			// The socket is full: a goroutine finishes this write.
-			c.st.wrote(n, nil)
+			c.st.wrote(n, nil, 0)
 			c.busy = true
 			c.pendingEv = append(c.pendingEv[:0], batch...)
 			pending := append([]byte(nil), buf[n:]...)
@@ -305,8 +305,9 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 			go c.flush(pending, end)
 			return batch, buf
 		}
-		c.lastWrite.Store(time.Now().UnixNano())
-		c.st.wrote(n, batch)
+		now := time.Now().UnixNano()
+		c.lastWrite.Store(now)
+		c.st.wrote(n, batch, now)
 		c.st.Delivered(batch)
 	}
 	if end {
@@ -360,8 +361,9 @@ func (c *liteConn) flush(pending []byte, end bool) {
 		c.mu.Unlock()
 		return
 	}
-	c.lastWrite.Store(time.Now().UnixNano())
-	c.st.wrote(len(pending), c.pendingEv)
+	now := time.Now().UnixNano()
+	c.lastWrite.Store(now)
+	c.st.wrote(len(pending), c.pendingEv, now)
 	c.st.Delivered(c.pendingEv)
 	clear(c.pendingEv)
 	c.pendingEv = c.pendingEv[:0]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
@@ -51,7 +52,7 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		}
 	}
 	// The connection wrote events 1-3 (no socket: written counts as had).
-	first.wrote(30, []*fanout.Event{{Seq: 3}})
+	first.wrote(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
 	first.Delivered([]*fanout.Event{{Seq: 3}})
 
 	// The connection ends; storing its detachment is held up, so the

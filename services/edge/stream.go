@@ -51,6 +51,7 @@ type Stream struct {
 	lagSample uint32
 
 	onSignal     atomic.Pointer[func()] // called on takeover and drain
+	stopping     atomic.Bool            // takeoverCh or drainCh is closed
 	takeoverCh   chan struct{}
 	takeoverOnce sync.Once
 	drainCh      chan struct{}
@@ -60,6 +61,7 @@ type Stream struct {
 
 func (st *Stream) takeOver() {
 	st.takeoverOnce.Do(func() {
+		st.stopping.Store(true)
 		close(st.takeoverCh)
 		st.svc.metrics.Takeovers.Add(1)
 		st.signal()
@@ -68,6 +70,7 @@ func (st *Stream) takeOver() {
 
 func (st *Stream) drain() {
 	st.drainOnce.Do(func() {
+		st.stopping.Store(true)
 		close(st.drainCh)
 		st.signal()
 	})
@@ -105,10 +108,16 @@ func (st *Stream) SetWake(f func()) {
 // Poll is Next without waiting, for a Live stream: it appends the queued
 // events to dst, or returns why the stream ended.
 func (st *Stream) Poll(dst []*fanout.Event) ([]*fanout.Event, error) {
-	if err := st.ended(context.Background()); err != nil {
-		return dst, err
+	if st.stopping.Load() {
+		if err := st.ended(context.Background()); err != nil {
+			return dst, err
+		}
 	}
-	return st.sub.Take(dst), nil
+	dst, err := st.sub.Poll(dst)
+	if err != nil {
+		return dst, st.subError(err)
+	}
+	return dst, nil
 }
 
 // ended returns why the stream must stop, if it must.
@@ -322,13 +331,14 @@ func (st *Stream) trackAcks(conn net.Conn) {
 	}
 }
 
-// wrote notes n bytes written to the client, completing batch.
-func (st *Stream) wrote(n int, batch []*fanout.Event) {
+// wrote notes n bytes written to the client at now (unix nanos),
+// completing batch.
+func (st *Stream) wrote(n int, batch []*fanout.Event, now int64) {
 	var last uint64
 	for _, ev := range batch {
 		last = max(last, ev.Seq)
 	}
-	st.acks.wrote(n, last)
+	st.acks.wrote(n, last, now)
 }
 
 // ackedPosition is the position to record for the session: the last event

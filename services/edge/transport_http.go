@@ -315,7 +315,7 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 			st.WriteFailed(err)
 			return
 		}
-		st.wrote(len(buf), nil)
+		st.wrote(len(buf), nil, 0)
 		idle := cfg.Heartbeat
 		if out.conn != nil {
 			idle = 0 // hand over to Lite as soon as the stream is live and idle
@@ -354,7 +354,7 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 				st.WriteFailed(err)
 				return
 			}
-			st.wrote(len(buf), batch)
+			st.wrote(len(buf), batch, time.Now().UnixNano())
 			st.Delivered(batch)
 			clear(batch)
 			*bp = buf
