@@ -76,3 +76,29 @@ Feature: Session identity and lifetime
     Then client "alice" is told the session was resumed
     When client "alice" disconnects
     Then the session consumer of client "alice" exists with metadata topics "b"
+
+  Scenario: Past --max-sessions, detached sessions keep only their record and still resume
+    # The limit counts every consumer on the stream: the node's own live
+    # consumer is one of the 3.
+    Given a jetsse server with "--max-sessions 3"
+    And client "ann" subscribes to "t"
+    And client "bob" subscribes to "t"
+    And client "cat" subscribes to "t"
+    And 2 events are published to "t"
+    And client "ann" has received 2 events
+    And client "bob" has received 2 events
+    And client "cat" has received 2 events
+    When client "ann" disconnects
+    And client "bob" disconnects
+    And client "cat" disconnects
+    Then 1 detached session is kept without a consumer, and 2 with one
+    When 3 events are published to "t"
+    And client "ann" reconnects with its session header only
+    And client "bob" reconnects with its session header only
+    And client "cat" reconnects with its session header only
+    Then client "ann" is told the session was resumed from its last event ID
+    And client "bob" is told the session was resumed from its last event ID
+    And client "cat" is told the session was resumed from its last event ID
+    And client "ann" has received every event published to its topics since it subscribed, exactly once and in order
+    And client "bob" has received every event published to its topics since it subscribed, exactly once and in order
+    And client "cat" has received every event published to its topics since it subscribed, exactly once and in order

@@ -334,6 +334,22 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
+	sc.Step(`^(\d+) detached sessions? (?:is|are) kept without a consumer, and (\d+) with one$`, func(without, with int) error {
+		return eventually(func() error {
+			m, err := w.metric(`jetsse_checkpoints_total{result="no_consumer"}`)
+			if err != nil {
+				m = 0 // not counted yet
+			}
+			n, err := w.sessionConsumers()
+			if err != nil {
+				return err
+			}
+			if m != float64(without) || n != with {
+				return fmt.Errorf("%v sessions kept without a consumer and %d session consumers, want %d and %d", m, n, without, with)
+			}
+			return nil
+		})
+	})
 	sc.Step(`^within (\d+) seconds the server has exactly (\d+) sessions?, no session consumer and (\d+) connections?$`, func(secs, sessions, conns int) error {
 		deadline := time.Now().Add(time.Duration(secs) * time.Second)
 		for {

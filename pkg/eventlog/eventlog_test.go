@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetsse/jetsse/internal/testenv"
 	"github.com/jetsse/jetsse/pkg/eventlog"
 )
@@ -72,6 +74,44 @@ func TestStoreDetached(t *testing.T) {
 		s, err := l.ResumeSession(ctx, id, 0, true)
 		if err != nil || s.Position != pos {
 			t.Fatalf("consumer at %d (%v), want %d", s.Position, err, pos)
+		}
+	}
+}
+
+// Sessions stop getting consumers at --max-sessions, and the stream keeps
+// room beyond it for the edge nodes' own consumers.
+func TestSessionLimitLeavesRoomForEdgeNodes(t *testing.T) {
+	l := open(t, eventlog.Config{SessionTTL: time.Minute, MaxSessions: 3})
+	ctx := context.Background()
+	publishN(t, l, "a", 10)
+	rec := eventlog.Record{Position: 4, Created: time.Now(), Topics: []string{"a"}}
+	ids := []string{
+		"00000000000000000000000000000001", "00000000000000000000000000000002",
+		"00000000000000000000000000000003", "00000000000000000000000000000004",
+	}
+	for i, id := range ids {
+		err := l.StoreDetached(ctx, id, rec, false)
+		if want := i < 3; (err == nil) != want {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+		if i == 3 && !errors.Is(err, eventlog.ErrTooManySessions) {
+			t.Fatalf("session 4: %v, want ErrTooManySessions", err)
+		}
+	}
+	// A session that has its consumer keeps it, and moves it.
+	rec.Position = 7
+	if err := l.StoreDetached(ctx, ids[0], rec, false); err != nil {
+		t.Fatalf("moving a stored session at the limit: %v", err)
+	}
+	if s, err := l.ResumeSession(ctx, ids[0], 0, true); err != nil || s.Position != 7 {
+		t.Fatalf("session 1 at %d (%v), want 7", s.Position, err)
+	}
+	// An edge node starting now still gets its live consumer.
+	for i := range 3 {
+		if _, err := l.JetStream().CreateConsumer(ctx, "EVENTS", jetstream.ConsumerConfig{
+			AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Minute,
+		}); err != nil {
+			t.Fatalf("edge node %d's consumer: %v", i+1, err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,8 +33,11 @@ type Config struct {
 	MaxMsgs  int64         // 0: unbounded
 	MaxBytes int64         // 0: unbounded
 	Replicas int           // stream replicas (0: 1)
-	// MaxSessions is the stream's consumer limit. nats-server 2.15 caps
-	// streams at 1,000 consumers unless it is set explicitly.
+	// MaxSessions bounds the stream's consumers that detached sessions may
+	// fill (other consumers count too: one per edge node). The stream's
+	// own limit is set to it plus ReservedConsumers (nats-server 2.15 caps
+	// streams at 1,000 consumers unless it is set explicitly), so edge nodes
+	// and operators can always make theirs.
 	MaxSessions int
 	// SessionTTL is how long a detached session survives (the consumers'
 	// InactiveThreshold).
@@ -73,6 +77,11 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// ReservedConsumers is the room the stream keeps beyond MaxSessions for
+// consumers that are not sessions: each edge node's live consumer, and
+// operators' own.
+const ReservedConsumers = 1024
+
 // Log is the JetStream side of one edge node. It is safe for concurrent use.
 type Log struct {
 	cfg Config
@@ -80,6 +89,12 @@ type Log struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 	sem chan struct{}
+
+	// The stream's consumer count as last read, plus the consumers this
+	// node made since (see roomForSession).
+	countMu sync.Mutex
+	count   int
+	countAt time.Time
 }
 
 // Errors returned by Log.
@@ -94,6 +109,9 @@ var (
 	ErrTooLarge = errors.New("eventlog: event too large")
 	// ErrUnavailable: JetStream could not be reached.
 	ErrUnavailable = errors.New("eventlog: JetStream unavailable")
+	// ErrTooManySessions: MaxSessions detached sessions have consumers; a
+	// session without one keeps only its record.
+	ErrTooManySessions = errors.New("eventlog: session consumer limit reached")
 )
 
 // Open provisions the stream (created, or updated to cfg's limits) and the
@@ -121,7 +139,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 		MaxMsgs:           orUnlimited(cfg.MaxMsgs),
 		MaxBytes:          orUnlimited(cfg.MaxBytes),
 		MaxMsgsPerSubject: -1,
-		MaxConsumers:      cfg.MaxSessions,
+		MaxConsumers:      cfg.MaxSessions + ReservedConsumers,
 		Storage:           jetstream.FileStorage,
 		Replicas:          cfg.Replicas,
 		Duplicates:        dup,

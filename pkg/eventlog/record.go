@@ -178,13 +178,26 @@ func (l *Log) WatchClaims(ctx context.Context, ready chan<- struct{}, fn func(Cl
 // exists, replaced if it cannot be reset that far back. JetStream removes
 // it after --session-ttl without activity.
 func (l *Log) StoreDetached(ctx context.Context, id string, r Record, overlapping bool) error {
-	err := l.CreateSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
-	if err == nil {
-		return nil
+	if !l.roomForSession(ctx) {
+		// At the limit, only a session that still has its consumer keeps
+		// one (moved, or made again: no more consumers than before).
+		return l.moveDetached(ctx, id, r, overlapping, ErrTooManySessions)
 	}
-	if !errors.Is(err, jetstream.ErrConsumerExists) {
+	err := l.CreateSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jetstream.ErrMaximumConsumersLimit):
+		return l.moveDetached(ctx, id, r, overlapping, ErrTooManySessions)
+	case !errors.Is(err, jetstream.ErrConsumerExists):
 		return err
 	}
+	return l.moveDetached(ctx, id, r, overlapping, nil)
+}
+
+// moveDetached positions the session's existing consumer at r; without
+// one it returns missing (or, when missing is nil, makes one).
+func (l *Log) moveDetached(ctx context.Context, id string, r Record, overlapping bool, missing error) error {
 	info, err := l.reset(ctx, id, r.Position+1)
 	switch {
 	case err == nil:
@@ -194,10 +207,37 @@ func (l *Log) StoreDetached(ctx context.Context, id string, r Record, overlappin
 		// Subscribed to other topics since the consumer was made (its start
 		// sequence cannot be updated, so it is made again).
 		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
-	case errors.Is(err, ErrBelowStart), errors.Is(err, ErrSessionNotFound):
+	case errors.Is(err, ErrBelowStart):
+		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+	case errors.Is(err, ErrSessionNotFound):
+		if missing != nil {
+			return missing
+		}
 		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
 	}
 	return err
+}
+
+// roomForSession reports whether one more session consumer fits under
+// MaxSessions, counting it if so. The stream's consumer count is read at
+// most once a second; in between this node adds what it made, so only
+// other nodes' consumers of the same second can overshoot, into the
+// reserve.
+func (l *Log) roomForSession(ctx context.Context) bool {
+	l.countMu.Lock()
+	defer l.countMu.Unlock()
+	if now := time.Now(); now.Sub(l.countAt) >= time.Second {
+		s, err := l.State(ctx)
+		if err != nil {
+			return true // the server's own limit still holds
+		}
+		l.count, l.countAt = s.Consumers, now
+	}
+	if l.count >= l.cfg.MaxSessions {
+		return false
+	}
+	l.count++
+	return true
 }
 
 func (s Session) sameTopics(topics []string) bool {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetsse/jetsse/pkg/eventlog"
@@ -54,6 +55,8 @@ type keeper struct {
 	metrics  *Metrics
 	logger   *slog.Logger
 	now      func() time.Time
+
+	limitLog atomic.Bool // the consumer limit was logged
 
 	mu         sync.Mutex
 	pending    map[string]detachment
@@ -185,7 +188,7 @@ func (k *keeper) flushDetached(ctx context.Context) {
 
 	parallel(ctx, k.workers, batch, func(id string, d detachment) {
 		err := k.storeDetached(ctx, id, d)
-		if err != nil && !errors.Is(err, eventlog.ErrLostClaim) {
+		if err != nil && !errors.Is(err, eventlog.ErrLostClaim) && !errors.Is(err, eventlog.ErrTooManySessions) {
 			return // keep it pending; retried on the next tick
 		}
 		k.mu.Lock()
@@ -273,6 +276,13 @@ func (k *keeper) result(id string, pos uint64, err error) {
 		k.metrics.Checkpoints.With("result", "taken_over").Add(1)
 	case errors.Is(err, context.Canceled):
 		// Shutting down: Drain stores what is pending itself.
+	case errors.Is(err, eventlog.ErrTooManySessions):
+		// The record holds the position, so the session resumes; only its
+		// consumer is missing.
+		k.metrics.Checkpoints.With("result", "no_consumer").Add(1)
+		if !k.limitLog.Swap(true) {
+			k.logger.Warn("--max-sessions detached sessions have consumers: more are kept as records only", "session", id)
+		}
 	default:
 		k.metrics.Checkpoints.With("result", "error").Add(1)
 		k.logger.Warn("recording session position", "session", id, "position", pos, "err", err)

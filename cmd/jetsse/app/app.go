@@ -159,7 +159,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.maxMsgs, "max-msgs", 0, "keep at most this many events (0: no count limit)")
 	fs.Int64Var(&c.maxBytes, "max-bytes", 1<<30, "keep at most this many bytes of events (0: no size limit)")
 	fs.IntVar(&c.replicas, "replicas", 1, "stream replicas (with a NATS cluster)")
-	fs.IntVar(&c.maxSessions, "max-sessions", 100_000, "stored sessions (consumers) allowed on the stream")
+	fs.IntVar(&c.maxSessions, "max-sessions", 100_000, "consumers on the stream that detached sessions may fill (more keep only their record); the stream allows 1,024 more for edge nodes and operators")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", 5*time.Minute, "how long a detached session is kept")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "comment line interval on idle connections")
 	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token for POST /publish (default: generated into the data dir)")
