@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/jetssev1"
 	"github.com/jetsse/jetsse/pkg/sse"
 	"github.com/jetsse/jetsse/pkg/topic"
 )
@@ -355,21 +355,16 @@ func (st *Stream) record(position uint64) eventlog.Record {
 
 // SessionFrame is the first event of a connection: event "session".
 func (st *Stream) SessionFrame() []byte {
-	b, _ := json.Marshal(st.Session)
-	return sse.AppendEvent(nil, sse.Event{Type: "session", Data: b})
+	return sse.AppendEvent(nil, sse.Event{Type: "session", Data: appendWire(nil, sessionEvent(st.Session))})
 }
 
 // TakeoverFrame tells a connection a newer one took its session.
 func (st *Stream) TakeoverFrame() []byte {
-	b, _ := json.Marshal(struct {
-		Session string `json:"session"`
-	}{st.sessionID})
-	return sse.AppendEvent(nil, sse.Event{Type: "takeover", Data: b})
+	return sse.AppendEvent(nil, sse.Event{Type: "takeover", Data: appendWire(nil, &jetssev1.TakeoverEvent{Session: st.sessionID})})
 }
 
 func gapFrame(g Gap) []byte {
-	b, _ := json.Marshal(g)
-	return sse.AppendEvent(nil, sse.Event{Type: "gap", Data: b})
+	return sse.AppendEvent(nil, sse.Event{Type: "gap", Data: appendWire(nil, gapEvent(g))})
 }
 
 // GapFrame returns the gap event to send before any replayed event, or nil.

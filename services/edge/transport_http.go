@@ -3,8 +3,8 @@ package edge
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -15,8 +15,10 @@ import (
 	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/jetssev1"
 	"github.com/jetsse/jetsse/pkg/sse"
 )
 
@@ -93,7 +95,7 @@ func NewHTTPHandler(svc Service, eps Endpoints, cfg HTTPConfig) http.Handler {
 	mux.Handle("GET /readyz", kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeResponse, opts...))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+		_, _ = w.Write(append(appendWire(nil, &jetssev1.Status{Status: "ok"}), '\n'))
 	})
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
@@ -141,7 +143,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	_, _ = w.Write(append(appendWire(nil, &jetssev1.Error{Error: msg}), '\n'))
 }
 
 func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) error {
@@ -149,31 +151,36 @@ func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) er
 		encodeError(ctx, f.Failed(), w)
 		return nil
 	}
+	var m proto.Message
+	switch r := response.(type) {
+	case publishResult:
+		m = &jetssev1.PublishResponse{Id: r.ID}
+	case readyResult:
+		m = &jetssev1.Status{Status: r.Status}
+	default:
+		return fmt.Errorf("edge: no wire message for %T", response)
+	}
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	return kithttp.EncodeJSONResponse(ctx, w, response)
+	_, err := w.Write(append(appendWire(nil, m), '\n'))
+	return err
 }
 
 func decodePublishRequest(maxBody int64) kithttp.DecodeRequestFunc {
 	return func(_ context.Context, r *http.Request) (any, error) {
-		body := http.MaxBytesReader(nil, r.Body, maxBody)
-		var req PublishRequest
-		dec := json.NewDecoder(body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
 				return nil, ErrTooLarge
 			}
-			return nil, inputError("body", errors.New("must be a JSON object {\"topic\", \"event\", \"data\"} with string values"))
+			return nil, inputError("body", err)
 		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, ErrTooLarge
-			}
-			return nil, inputError("body", errors.New("trailing data after the JSON object"))
+		var m jetssev1.PublishRequest
+		if err := wireUnmarshal.Unmarshal(b, &m); err != nil {
+			return nil, inputError("body", errors.New(`must be one JSON object {"topic", "event", "data", "msg_id"} with string values`))
 		}
-		return req, nil
+		return PublishRequest{Topic: m.GetTopic(), Event: m.GetEvent(), Data: m.GetData(), ID: m.GetMsgId()}, nil
 	}
 }
 
