@@ -236,17 +236,18 @@ func (t *tab) view() (pageView, error) { return evalIn[pageView](t, viewJS) }
 
 // waitView polls what the page shows until cond holds or waitTimeout ends.
 func (t *tab) waitView(what string, cond func(pageView) bool) (pageView, error) {
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		v, err := t.view()
-		if err == nil && cond(v) {
-			return v, nil
+	var v pageView
+	err := eventually(func() error {
+		var err error
+		if v, err = t.view(); err == nil && !cond(v) {
+			err = errors.New("not yet")
 		}
-		if time.Now().After(deadline) {
-			return v, fmt.Errorf("tab %q: timed out after %v waiting for %s (last error %v); the page shows %s", t.name, waitTimeout, what, err, v)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval
+		return err
+	})
+	if err != nil {
+		return v, fmt.Errorf("tab %q: timed out after %v waiting for %s (last error %v); the page shows %s", t.name, waitTimeout, what, err, v)
 	}
+	return v, nil
 }
 
 func (v pageView) events() []pageRow {

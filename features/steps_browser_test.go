@@ -103,6 +103,15 @@ func (b *browserWorld) tab(name string) (*tab, error) {
 	return nil, fmt.Errorf("no tab %q", name)
 }
 
+// view returns what tab name shows now.
+func (b *browserWorld) view(name string) (pageView, error) {
+	t, err := b.tab(name)
+	if err != nil {
+		return pageView{}, err
+	}
+	return t.view()
+}
+
 // newTab opens a tab in the scenario's browser profile.
 func (b *browserWorld) newTab(name string) (*tab, error) {
 	if b.tabs[name] != nil {
@@ -390,11 +399,7 @@ func (b *browserWorld) publishFromPage(name, data, tp, typ, token string) error 
 }
 
 func (b *browserWorld) publishAccepted(name string, id uint64) error {
-	t, err := b.tab(name)
-	if err != nil {
-		return err
-	}
-	v, err := t.view()
+	v, err := b.view(name)
 	if err != nil {
 		return err
 	}
@@ -411,11 +416,7 @@ func (b *browserWorld) publishAccepted(name string, id uint64) error {
 }
 
 func (b *browserWorld) publishRefused(name string, status int) error {
-	t, err := b.tab(name)
-	if err != nil {
-		return err
-	}
-	v, err := t.view()
+	v, err := b.view(name)
 	if err != nil {
 		return err
 	}
@@ -591,15 +592,11 @@ func (b *browserWorld) showsNotice(name, kind, text string) error {
 }
 
 func (b *browserWorld) countNotices(name, n, kind string) error {
-	t, err := b.tab(name)
-	if err != nil {
-		return err
-	}
 	want := 0
 	if n != "no" {
 		want, _ = strconv.Atoi(n)
 	}
-	v, err := t.view()
+	v, err := b.view(name)
 	if err != nil {
 		return err
 	}
@@ -610,11 +607,7 @@ func (b *browserWorld) countNotices(name, n, kind string) error {
 }
 
 func (b *browserWorld) noticeBetween(name, kind string) error {
-	t, err := b.tab(name)
-	if err != nil {
-		return err
-	}
-	v, err := t.view()
+	v, err := b.view(name)
 	if err != nil {
 		return err
 	}
@@ -632,11 +625,7 @@ func (b *browserWorld) noticeBetween(name, kind string) error {
 func (b *browserWorld) differentSessions(x, y string) error {
 	var sessions []string
 	for _, name := range []string{x, y} {
-		t, err := b.tab(name)
-		if err != nil {
-			return err
-		}
-		v, err := t.view()
+		v, err := b.view(name)
 		if err != nil {
 			return err
 		}

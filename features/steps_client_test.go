@@ -551,52 +551,14 @@ func (w *world) registerClients(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
-	sc.Step(`^client "(\w+)" receives a gap with last_event_id "(\d+)" and first_available "(\d+)" before any replayed event$`, func(name, last, first string) error {
-		c, err := w.client(name)
-		if err != nil {
-			return err
-		}
-		if err := c.waitFor(waitTimeout, "a gap event", func() bool { return countType(c.control, "gap") > 0 }); err != nil {
-			return err
-		}
-		g, _ := c.lastControl("gap")
-		var d struct {
-			Last  string `json:"last_event_id"`
-			First string `json:"first_available"`
-		}
-		if err := json.Unmarshal([]byte(g.Data), &d); err != nil {
-			return err
-		}
-		if d.Last != last || d.First != first {
-			return fmt.Errorf("gap %s, want last_event_id %s first_available %s", g.Data, last, first)
-		}
-		c.mu.Lock()
-		raw := string(c.raw)
-		c.mu.Unlock()
-		gapAt := strings.Index(raw, "event: gap")
-		if idAt := strings.Index(raw, "\nid: "); idAt >= 0 && idAt < gapAt {
-			return fmt.Errorf("an event came before the gap: %.300q", raw)
-		}
-		return nil
-	})
+	sc.Step(`^client "(\w+)" receives a gap with last_event_id "(\d+)" and first_available "(\d+)" before any replayed event$`, w.expectGap)
 	sc.Step(`^client "(\w+)" receives a gap from "(\d+)" to the stream's first sequence before any replayed event$`, func(name, last string) error {
 		first, err := w.streamFirstSeq()
 		if err != nil {
 			return err
 		}
-		c, err := w.client(name)
-		if err != nil {
-			return err
-		}
-		if err := c.waitFor(waitTimeout, "a gap event", func() bool { return countType(c.control, "gap") > 0 }); err != nil {
-			return err
-		}
-		g, _ := c.lastControl("gap")
-		if want := fmt.Sprintf(`{"last_event_id":"%s","first_available":"%d"}`, last, first); g.Data != want {
-			return fmt.Errorf("gap %s, want %s", g.Data, want)
-		}
 		w.gapFirst = first
-		return nil
+		return w.expectGap(name, last, strconv.FormatUint(first, 10))
 	})
 	sc.Step(`^client "(\w+)" has received every event still in the stream after the gap, in order$`, func(name string) error {
 		c, err := w.client(name)
@@ -801,6 +763,30 @@ func (c *sseClient) hasIDs(want []string) error {
 	defer c.mu.Unlock()
 	if got := ids(c.events); !slices.Equal(got, want) {
 		return fmt.Errorf("client %q received ids %v, want %v", c.name, got, want)
+	}
+	return nil
+}
+
+// expectGap waits for client name's gap event and checks it says last and
+// first, with exactly DESIGN's JSON, and that no event came before it.
+func (w *world) expectGap(name, last, first string) error {
+	c, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	if err := c.waitFor(waitTimeout, "a gap event", func() bool { return countType(c.control, "gap") > 0 }); err != nil {
+		return err
+	}
+	g, _ := c.lastControl("gap")
+	if want := fmt.Sprintf(`{"last_event_id":"%s","first_available":"%s"}`, last, first); g.Data != want {
+		return fmt.Errorf("gap %s, want %s", g.Data, want)
+	}
+	c.mu.Lock()
+	raw := string(c.raw)
+	c.mu.Unlock()
+	gapAt := strings.Index(raw, "event: gap")
+	if idAt := strings.Index(raw, "\nid: "); idAt >= 0 && idAt < gapAt {
+		return fmt.Errorf("an event came before the gap: %.300q", raw)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cucumber/godog"
 )
@@ -114,19 +113,15 @@ func (w *world) registerOperator(sc *godog.ScenarioContext) {
 		return nil
 	})
 	sc.Step(`^the operator waits until "([^"]*)" lists the session of client "(\w+)"$`, func(command, name string) error {
-		deadline := time.Now().Add(waitTimeout)
-		for {
+		return eventually(func() error {
 			if err := run(command); err != nil {
 				return err
 			}
 			if ok, err := listed(name); err != nil || ok {
 				return err
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("session of %s never listed:\n%s", name, output)
-			}
-			time.Sleep(100 * time.Millisecond) // polling interval
-		}
+			return fmt.Errorf("session of %s not listed:\n%s", name, output)
+		})
 	})
 	sc.Step(`^the output shows metadata "([^"]*)" with "([^"]*)"$`, func(key, want string) error {
 		var info struct {

@@ -93,21 +93,10 @@ func (w *world) registerOps(sc *godog.ScenarioContext) {
 		if err != nil {
 			return err
 		}
-		deadline := time.Now().Add(waitTimeout)
-		for {
-			v, err := w.metric(name)
-			if err == nil && v == want {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s = %v (%v), want %v", name, v, err, want)
-			}
-			time.Sleep(100 * time.Millisecond) // polling interval
-		}
+		return eventually(func() error { return w.metricIs(name, want) })
 	})
 	sc.Step(`^the metrics include$`, func(t *godog.Table) error {
-		deadline := time.Now().Add(waitTimeout)
-		for {
+		return eventually(func() error {
 			m, err := w.scrape()
 			if err != nil {
 				return err
@@ -123,14 +112,11 @@ func (w *world) registerOps(sc *godog.ScenarioContext) {
 					bad = append(bad, fmt.Sprintf("%s = %v (present %v), want %v", name, got, ok, want))
 				}
 			}
-			if len(bad) == 0 {
-				return nil
-			}
-			if time.Now().After(deadline) {
+			if len(bad) > 0 {
 				return errors.New(strings.Join(bad, "; "))
 			}
-			time.Sleep(100 * time.Millisecond) // counters are flushed every second
-		}
+			return nil
+		})
 	})
 	sc.Step(`^every metric family from jetsse is named "jetsse_\*"$`, func() error {
 		m, err := w.scrape()
@@ -157,17 +143,22 @@ func (w *world) registerOps(sc *godog.ScenarioContext) {
 }
 
 func (w *world) waitMetricAtLeast(name string, min float64) error {
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	return eventually(func() error {
 		v, err := w.metric(name)
-		if err == nil && v >= min {
-			return nil
+		if err == nil && v < min {
+			err = fmt.Errorf("%s = %v, want at least %v", name, v, min)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s = %v (%v), want at least %v", name, v, err, min)
-		}
-		time.Sleep(100 * time.Millisecond) // polling interval
+		return err
+	})
+}
+
+// metricIs fails unless metric name has value want.
+func (w *world) metricIs(name string, want float64) error {
+	v, err := w.metric(name)
+	if err == nil && v != want {
+		err = fmt.Errorf("%s = %v, want %v", name, v, want)
 	}
+	return err
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
@@ -209,17 +200,7 @@ func (w *world) registerMemory(sc *godog.ScenarioContext) {
 		return nil
 	})
 	sc.Step(`^within (\d+) seconds the server has (\d+) connections$`, func(secs int, n float64) error {
-		deadline := time.Now().Add(time.Duration(secs) * time.Second)
-		for {
-			v, err := w.metric("jetsse_connections")
-			if err == nil && v == n {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("jetsse_connections = %v (%v), want %v", v, err, n)
-			}
-			time.Sleep(100 * time.Millisecond) // polling interval
-		}
+		return within(time.Duration(secs)*time.Second, func() error { return w.metricIs("jetsse_connections", n) })
 	})
 }
 

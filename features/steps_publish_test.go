@@ -203,20 +203,16 @@ func (w *world) registerPublish(sc *godog.ScenarioContext) {
 		if err != nil {
 			return err
 		}
-		deadline := time.Now().Add(waitTimeout)
-		for {
+		return eventually(func() error {
 			st, err := js.Stream(context.Background(), "EVENTS")
 			if err != nil {
 				return err
 			}
-			if st.CachedInfo().State.FirstSeq > seq {
-				return nil
+			if first := st.CachedInfo().State.FirstSeq; first <= seq {
+				return fmt.Errorf("first sequence still %d", first)
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("first sequence still %d", st.CachedInfo().State.FirstSeq)
-			}
-			time.Sleep(50 * time.Millisecond) // polling interval
-		}
+			return nil
+		})
 	})
 	sc.Step(`^(\d+) events are published to "([^"]*)" while the jetsse process is killed with SIGKILL partway$`, w.publishWhileKilled)
 	sc.Step(`^the stream holds every event whose publish was acknowledged$`, func() error {
@@ -271,13 +267,7 @@ func (w *world) publishWhileKilled(n int, topic string) error {
 		}
 		w.published = append(w.published, published{Seq: ack.Sequence, Topic: topic, Data: data})
 	}
-	once.Do(func() { killErr = s.kill() })
-	select {
-	case err := <-s.done:
-		s.done <- err
-	case <-time.After(waitTimeout):
-		return errors.New("process did not die")
-	}
+	once.Do(func() { killErr = s.kill() }) // kill waits for the process to exit
 	return killErr
 }
 

@@ -34,6 +34,17 @@ func (w *world) sessionIDOf(name string) (string, error) {
 	return s.Session, nil
 }
 
+// consumerGone fails unless the session consumer of client name is gone.
+func (w *world) consumerGone(name string) error {
+	switch _, err := w.consumerInfo(name); {
+	case err == nil:
+		return errors.New("the session consumer still exists")
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return err
+	}
+	return nil
+}
+
 func (w *world) consumerInfo(name string) (*jetstream.ConsumerInfo, error) {
 	id, err := w.sessionIDOf(name)
 	if err != nil {
@@ -50,10 +61,15 @@ func (w *world) consumerInfo(name string) (*jetstream.ConsumerInfo, error) {
 	return c.CachedInfo(), nil
 }
 
-// eventually polls check until it returns nil or the wait times out: a
-// detached session is stored within moments, not at once.
-func eventually(check func() error) error {
-	deadline := time.Now().Add(waitTimeout)
+// eventually is within the default wait.
+func eventually(check func() error) error { return within(waitTimeout, check) }
+
+// within polls check until it returns nil, or returns its last error once d
+// has passed. It is for state outside the test that offers nothing to wait
+// on (metrics, JetStream, a browser page): a detached session is stored
+// within moments, not at once.
+func within(d time.Duration, check func() error) error {
+	deadline := time.Now().Add(d)
 	for {
 		err := check()
 		if err == nil || time.Now().After(deadline) {
@@ -143,37 +159,23 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 		return nil
 	})
 	sc.Step(`^the session consumer of client "(\w+)" is removed within (\d+) seconds$`, func(name string, secs int) error {
-		deadline := time.Now().Add(time.Duration(secs) * time.Second)
-		for {
-			_, err := w.consumerInfo(name)
-			if errors.Is(err, jetstream.ErrConsumerNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("consumer still exists after %d s", secs)
-			}
-			time.Sleep(100 * time.Millisecond) // polling interval
-		}
+		return within(time.Duration(secs)*time.Second, func() error {
+			return w.consumerGone(name)
+		})
 	})
 	sc.Step(`^the session of client "(\w+)" is removed within (\d+) seconds$`, func(name string, secs int) error {
-		deadline := time.Now().Add(time.Duration(secs) * time.Second)
-		for {
-			_, cerr := w.consumerInfo(name)
-			_, rerr := w.sessionRecord(name)
-			if errors.Is(cerr, jetstream.ErrConsumerNotFound) && errors.Is(rerr, jetstream.ErrKeyNotFound) {
-				return nil
+		return within(time.Duration(secs)*time.Second, func() error {
+			if err := w.consumerGone(name); err != nil {
+				return err
 			}
-			if cerr != nil && !errors.Is(cerr, jetstream.ErrConsumerNotFound) {
-				return cerr
+			switch _, err := w.sessionRecord(name); {
+			case err == nil:
+				return errors.New("the session record still exists")
+			case !errors.Is(err, jetstream.ErrKeyNotFound):
+				return err
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("consumer still exists after %d s", secs)
-			}
-			time.Sleep(100 * time.Millisecond) // polling interval
-		}
+			return nil
+		})
 	})
 	sc.Step(`^the session of client "(\w+)" has its position (\d+) recorded in JetStream$`, func(name string, pos uint64) error {
 		id, err := w.sessionIDOf(name)
@@ -351,8 +353,7 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 		})
 	})
 	sc.Step(`^within (\d+) seconds the server has exactly (\d+) sessions?, no session consumer and (\d+) connections?$`, func(secs, sessions, conns int) error {
-		deadline := time.Now().Add(time.Duration(secs) * time.Second)
-		for {
+		return within(time.Duration(secs)*time.Second, func() error {
 			n, err := w.sessionConsumers()
 			if err != nil {
 				return err
@@ -365,29 +366,25 @@ func (w *world) registerSessions(sc *godog.ScenarioContext) {
 			if err != nil {
 				return err
 			}
-			if n == 0 && r == sessions && m == float64(conns) {
-				return nil
-			}
-			if time.Now().After(deadline) {
+			if n != 0 || r != sessions || m != float64(conns) {
 				return fmt.Errorf("%d session records, %d session consumers and %v connections, want %d, 0 and %d", r, n, m, sessions, conns)
 			}
-			time.Sleep(100 * time.Millisecond) // polling interval
-		}
+			return nil
+		})
 	})
 	sc.Step(`^within (\d+) seconds the server's goroutines return to their level before the storm$`, func(secs int) error {
-		deadline := time.Now().Add(time.Duration(secs) * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= w.storm.goroutines+10 {
-				return nil
+		err := within(time.Duration(secs)*time.Second, func() error {
+			if n := runtime.NumGoroutine(); n > w.storm.goroutines+10 {
+				return fmt.Errorf("%d goroutines, %d before the storm", n, w.storm.goroutines)
 			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				return fmt.Errorf("%d goroutines, %d before the storm\n%s", n, w.storm.goroutines, buf)
-			}
-			time.Sleep(100 * time.Millisecond) // polling interval
+			return nil
+		})
+		if err != nil {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			return fmt.Errorf("%v\n%s", err, buf)
 		}
+		return nil
 	})
 }
 

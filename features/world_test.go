@@ -303,21 +303,22 @@ func (w *world) startProcess(name, dataDir string, extra []string) (*server, err
 }
 
 func waitHTTP(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	err := within(timeout, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %v (last: %v)", url, timeout, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s not ready after %v (last: %v)", url, timeout, err)
 	}
+	return nil
 }
 
 type lockedBuffer struct {

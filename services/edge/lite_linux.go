@@ -297,7 +297,7 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 		}
 		if n < len(buf) {
 			// The socket is full: a goroutine finishes this write.
-			c.st.wrote(n, nil, 0)
+			c.st.Delivered(n, nil, 0)
 			c.busy = true
 			c.pendingEv = append(c.pendingEv[:0], batch...)
 			pending := append([]byte(nil), buf[n:]...)
@@ -307,8 +307,7 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 		}
 		now := time.Now().UnixNano()
 		c.lastWrite.Store(now)
-		c.st.wrote(n, batch, now)
-		c.st.Delivered(batch)
+		c.st.Delivered(n, batch, now)
 	}
 	if end {
 		c.closeLocked()
@@ -363,8 +362,7 @@ func (c *liteConn) flush(pending []byte, end bool) {
 	}
 	now := time.Now().UnixNano()
 	c.lastWrite.Store(now)
-	c.st.wrote(len(pending), c.pendingEv, now)
-	c.st.Delivered(c.pendingEv)
+	c.st.Delivered(len(pending), c.pendingEv, now)
 	clear(c.pendingEv)
 	c.pendingEv = c.pendingEv[:0]
 	if end {

@@ -52,8 +52,7 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		}
 	}
 	// The connection wrote events 1-3 (no socket: written counts as had).
-	first.wrote(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
-	first.Delivered([]*fanout.Event{{Seq: 3}})
+	first.Delivered(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
 
 	// The connection ends; storing its detachment is held up, so the
 	// reconnect finds it pending, then reads the record (still position 0),

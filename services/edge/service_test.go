@@ -41,7 +41,16 @@ func StartService(t *testing.T, wrap func(*eventlog.Log) Store) (*Edge, *eventlo
 	go func() { _ = hub.Run(ctx); done <- struct{}{} }()
 	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done; log.Close() })
-	waitUntil(t, "service ready", func() bool { return svc.Ready(ctx) == nil })
+	for what, ch := range map[string]<-chan struct{}{"the live path": hub.Ready(), "session fencing": svc.Fenced()} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not start", what)
+		}
+	}
+	if err := svc.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return svc, log
 }
 

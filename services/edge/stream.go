@@ -272,23 +272,27 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 	return dst, nil
 }
 
-// Delivered records that batch was written and flushed to the client.
-func (st *Stream) Delivered(batch []*fanout.Event) {
+// Delivered records that n bytes were written to the client at now (unix
+// nanos), completing batch: nil for a write that completed no event (a
+// heartbeat, or the part of a write that fit the socket).
+func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
 	var last *fanout.Event
-	n := 0
+	events := 0
 	for _, ev := range batch {
 		if ev.Seq > 0 {
 			last = ev
-			n++
+			events++
 		}
 	}
 	if last == nil {
+		st.acks.wrote(n, 0, now)
 		return
 	}
+	st.acks.wrote(n, last.Seq, now)
 	if last.Seq > st.delivered.Load() {
 		st.delivered.Store(last.Seq)
 	}
-	st.svc.delivered.Add(uint64(n))
+	st.svc.delivered.Add(uint64(events))
 	// Sample the lag: one batch in 8 per connection.
 	if st.lagSample++; st.lagSample%8 == 1 && !last.Time.IsZero() {
 		st.svc.metrics.DeliveryLag.Observe(st.svc.cfg.Now().Sub(last.Time).Seconds())
@@ -329,16 +333,6 @@ func (st *Stream) trackAcks(conn net.Conn) {
 	if f := bytesAcked(conn); f != nil {
 		st.acks.setAcked(f)
 	}
-}
-
-// wrote notes n bytes written to the client at now (unix nanos),
-// completing batch.
-func (st *Stream) wrote(n int, batch []*fanout.Event, now int64) {
-	var last uint64
-	for _, ev := range batch {
-		last = max(last, ev.Seq)
-	}
-	st.acks.wrote(n, last, now)
 }
 
 // ackedPosition is the position to record for the session: the last event

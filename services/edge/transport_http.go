@@ -322,7 +322,7 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 			st.WriteFailed(err)
 			return
 		}
-		st.wrote(len(buf), nil, 0)
+		st.Delivered(len(buf), nil, 0)
 		idle := cfg.Heartbeat
 		if out.conn != nil {
 			idle = 0 // hand over to Lite as soon as the stream is live and idle
@@ -361,8 +361,7 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 				st.WriteFailed(err)
 				return
 			}
-			st.wrote(len(buf), batch, time.Now().UnixNano())
-			st.Delivered(batch)
+			st.Delivered(len(buf), batch, time.Now().UnixNano())
 			clear(batch)
 			*bp = buf
 		}
