@@ -29,53 +29,62 @@ var natsCLI = sync.OnceValues(func() (string, error) {
 	return filepath.Join(dir, "nats"), nil
 })
 
-func (w *world) registerOperator(sc *godog.ScenarioContext) {
-	var output string
-	var run func(command string) error
-	run = func(command string) error {
-		bin, err := natsCLI()
-		if err != nil {
-			return err
-		}
-		s, err := w.defaultServer()
-		if err != nil {
-			return err
-		}
-		args := strings.Fields(command)
-		if args[0] != "nats" {
-			return fmt.Errorf("not a nats command: %q", command)
-		}
-		for i, a := range args {
-			if a == "<consumer" && i+2 < len(args) {
-				id, err := w.sessionIDOf(strings.TrimSuffix(args[i+2], ">"))
-				if err != nil {
-					return err
-				}
-				args = append(args[:i], append([]string{"sse-" + id}, args[i+3:]...)...)
-				break
-			}
-		}
-		cmd := exec.Command(bin, append([]string{"--server", s.ready.NATSURL}, args[1:]...)...)
-		cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+w.dir)
-		out, err := cmd.CombinedOutput()
-		output = string(out)
-		if err != nil {
-			return fmt.Errorf("%s: %v\n%s", command, err, out)
-		}
-		if strings.HasPrefix(args[1], "pub") {
-			// Record the event; its sequence is the stream's last.
-			js, err := w.js()
-			if err != nil {
-				return err
-			}
-			st, err := js.Stream(bgctx(), "EVENTS")
-			if err != nil {
-				return err
-			}
-			w.published = append(w.published, published{Seq: st.CachedInfo().State.LastSeq, Topic: strings.TrimPrefix(args[2], "events."), Data: args[3]})
-		}
-		return nil
+// runNATS runs a nats CLI command line ("nats stream info EVENTS") against
+// the default server's NATS and keeps its output in w.cliOutput. A token
+// "<consumer of NAME>" stands for the session consumer of client NAME.
+// Publishes ("nats pub …") are recorded as published events.
+func (w *world) runNATS(command string) error {
+	args := strings.Fields(command)
+	if len(args) < 2 || args[0] != "nats" {
+		return fmt.Errorf("not a nats command: %q", command)
 	}
+	for i, a := range args {
+		if a == "<consumer" && i+2 < len(args) {
+			id, err := w.sessionIDOf(strings.TrimSuffix(args[i+2], ">"))
+			if err != nil {
+				return err
+			}
+			args = append(args[:i], append([]string{"sse-" + id}, args[i+3:]...)...)
+			break
+		}
+	}
+	if _, err := w.natsCLIArgs(args[1:]...); err != nil {
+		return fmt.Errorf("%s: %w", command, err)
+	}
+	if args[1] == "pub" {
+		// Record the event; its sequence is the stream's last.
+		st, err := w.stream()
+		if err != nil {
+			return err
+		}
+		w.published = append(w.published, published{Seq: st.CachedInfo().State.LastSeq, Topic: strings.TrimPrefix(args[2], "events."), Data: args[3]})
+	}
+	return nil
+}
+
+// natsCLIArgs runs the nats CLI with args against the default server and
+// keeps its combined output in w.cliOutput.
+func (w *world) natsCLIArgs(args ...string) (string, error) {
+	bin, err := natsCLI()
+	if err != nil {
+		return "", err
+	}
+	s, err := w.defaultServer()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, append([]string{"--server", s.ready.NATSURL}, args...)...)
+	cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+w.dir)
+	out, err := cmd.CombinedOutput()
+	w.cliOutput = string(out)
+	if err != nil {
+		return w.cliOutput, fmt.Errorf("%v\n%s", err, out)
+	}
+	return w.cliOutput, nil
+}
+
+func (w *world) registerOperator(sc *godog.ScenarioContext) {
+	run := w.runNATS
 	sc.Step(`^the operator runs "([^"]*)"$`, func(command string) error { return run(command) })
 	sc.Step(`^the output shows the stream on "([^"]*)" keeping at most (\d+) messages$`, func(subject string, max int64) error {
 		var info struct {
@@ -84,8 +93,8 @@ func (w *world) registerOperator(sc *godog.ScenarioContext) {
 				MaxMsgs  int64    `json:"max_msgs"`
 			} `json:"config"`
 		}
-		if err := json.Unmarshal([]byte(output), &info); err != nil {
-			return fmt.Errorf("stream info output: %v\n%s", err, output)
+		if err := json.Unmarshal([]byte(w.cliOutput), &info); err != nil {
+			return fmt.Errorf("stream info output: %v\n%s", err, w.cliOutput)
 		}
 		if !slices.Contains(info.Config.Subjects, subject) || info.Config.MaxMsgs != max {
 			return fmt.Errorf("stream config %+v", info.Config)
@@ -97,18 +106,18 @@ func (w *world) registerOperator(sc *godog.ScenarioContext) {
 		if err != nil {
 			return false, err
 		}
-		f := strings.Fields(output)
+		f := strings.Fields(w.cliOutput)
 		return slices.Contains(f, "sse-"+id) || slices.Contains(f, id), nil
 	}
 	sc.Step(`^the output lists the session of client "(\w+)"$`, func(name string) error {
 		if ok, err := listed(name); err != nil || !ok {
-			return fmt.Errorf("session of %s not in (%v)\n%s", name, err, output)
+			return fmt.Errorf("session of %s not in (%v)\n%s", name, err, w.cliOutput)
 		}
 		return nil
 	})
 	sc.Step(`^the output does not list the session of client "(\w+)"$`, func(name string) error {
 		if ok, err := listed(name); err != nil || ok {
-			return fmt.Errorf("session of %s listed (%v)\n%s", name, err, output)
+			return fmt.Errorf("session of %s listed (%v)\n%s", name, err, w.cliOutput)
 		}
 		return nil
 	})
@@ -120,7 +129,7 @@ func (w *world) registerOperator(sc *godog.ScenarioContext) {
 			if ok, err := listed(name); err != nil || ok {
 				return err
 			}
-			return fmt.Errorf("session of %s not listed:\n%s", name, output)
+			return fmt.Errorf("session of %s not listed:\n%s", name, w.cliOutput)
 		})
 	})
 	sc.Step(`^the output shows metadata "([^"]*)" with "([^"]*)"$`, func(key, want string) error {
@@ -129,8 +138,8 @@ func (w *world) registerOperator(sc *godog.ScenarioContext) {
 				Metadata map[string]string `json:"metadata"`
 			} `json:"config"`
 		}
-		if err := json.Unmarshal([]byte(output), &info); err != nil {
-			return fmt.Errorf("consumer info output: %v\n%s", err, output)
+		if err := json.Unmarshal([]byte(w.cliOutput), &info); err != nil {
+			return fmt.Errorf("consumer info output: %v\n%s", err, w.cliOutput)
 		}
 		if !strings.Contains(info.Config.Metadata[key], want) {
 			return fmt.Errorf("metadata %v", info.Config.Metadata)

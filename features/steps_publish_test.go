@@ -99,6 +99,15 @@ func (w *world) registerPublish(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
+	sc.Step(`^(\d+) events of (\d+) bytes are published to "([^"]*)" one at a time$`, func(n, size int, topic string) error {
+		data := strings.Repeat("x", size)
+		for range n {
+			if _, err := w.publishNATS(topic, "", data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	sc.Step(`^(\d+) events of (\d+) bytes are published to "([^"]*)"$`, func(n, size int, topic string) error {
 		js, err := w.js()
 		if err != nil {

@@ -25,6 +25,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerSessions(sc)
 	w.registerOps(sc)
 	w.registerOperator(sc)
+	w.registerStreamTruth(sc)
 	w.registerMemory(sc)
 	w.registerBrowser(sc)
 }

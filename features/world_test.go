@@ -66,8 +66,10 @@ type world struct {
 	cluster     []*natsserver.Server
 	clusterURLs []string
 
-	storm    stormState
-	gapFirst uint64
+	storm stormState
+	// cliOutput is the output of the last nats CLI command.
+	cliOutput string
+	gapFirst  uint64
 
 	// the last plain HTTP response
 	status int
