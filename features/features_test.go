@@ -22,6 +22,12 @@ func TestFeatures(t *testing.T) {
 		ScenarioInitializer: func(sc *godog.ScenarioContext) {
 			w := newWorld(t.TempDir())
 			sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+				if err != nil && os.Getenv("FEATURES_LOGS") != "" {
+					// FEATURES_LOGS=1 shows the servers' logs of a failed scenario.
+					for _, name := range w.order {
+						t.Logf("--- logs of server %s:\n%s", name, w.servers[name].logs.String())
+					}
+				}
 				w.close()
 				return ctx, nil
 			})

@@ -196,6 +196,7 @@ func (c *sseClient) connect(o connectOptions) error {
 			c.mu.Lock()
 			c.connected = true
 			c.connections++
+			c.raw = nil
 			c.mu.Unlock()
 		}
 	}()

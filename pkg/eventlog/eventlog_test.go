@@ -255,7 +255,7 @@ func TestClaimsWatch(t *testing.T) {
 	defer cancel()
 	ready := make(chan struct{})
 	seen := make(chan eventlog.ClaimEvent, 10)
-	go func() { _ = l.WatchClaims(ctx, ready, func(e eventlog.ClaimEvent) { seen <- e }) }()
+	go func() { _ = l.WatchClaims(ctx, func() { close(ready) }, func(e eventlog.ClaimEvent) { seen <- e }) }()
 	<-ready
 	r1, _ := l.Claim(ctx, "s1", eventlog.Record{Owner: "a/1"})
 	r2, _ := l.Claim(ctx, "s1", eventlog.Record{Owner: "b/1"})

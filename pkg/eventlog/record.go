@@ -143,16 +143,16 @@ type ClaimEvent struct {
 // WatchClaims calls fn, in revision order, for writes to session records
 // made from now on by any node, until ctx ends. A write superseded before
 // it was read may be skipped (the bucket keeps one revision per session);
-// the newest is always seen. ready is closed once the watch is
-// established.
-func (l *Log) WatchClaims(ctx context.Context, ready chan<- struct{}, fn func(ClaimEvent)) error {
+// the newest is always seen. ready (if not nil) is called once the watch
+// is established.
+func (l *Log) WatchClaims(ctx context.Context, ready func(), fn func(ClaimEvent)) error {
 	w, err := l.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
 	if err != nil {
 		return fmt.Errorf("%w: watch sessions: %v", ErrUnavailable, err)
 	}
 	defer w.Stop()
 	if ready != nil {
-		close(ready)
+		ready()
 	}
 	for {
 		select {

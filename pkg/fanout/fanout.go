@@ -23,11 +23,31 @@ import (
 )
 
 // Event is one event of the stream, shared read-only by every subscriber.
+// An Event with a Gap is not an event of the stream but a marker in a
+// subscriber's queue: the events after Gap.After and before Gap.First left
+// the stream before the hub read them.
 type Event struct {
 	Seq   uint64
 	Topic string    // subject without the stream prefix
 	Frame []byte    // the complete SSE frame: id, event, data lines, blank line
 	Time  time.Time // when JetStream stored it
+	Gap   *Gap
+}
+
+// Gap says that the events after After and before First can no longer be
+// delivered.
+type Gap struct {
+	After, First uint64
+}
+
+// View is what the stream held at one moment, as read from JetStream.
+type View struct {
+	First, Last uint64
+	// Contiguous: the stream held every event from First to Last (nothing
+	// was removed from its middle).
+	Contiguous bool
+	// Created identifies the stream; a recreated one has a later time.
+	Created time.Time
 }
 
 // NewEvent encodes an event's SSE frame.
@@ -64,9 +84,14 @@ type Config struct {
 	EventsIn         metrics.Counter
 	CacheEventsGauge metrics.Gauge
 	CacheBytesGauge  metrics.Gauge
-	// StreamInfo returns the stream's first and last sequence; the hub
-	// starts reading at the tail so that its ring is warm.
-	StreamInfo func(ctx context.Context) (first, last uint64, err error)
+	// StreamInfo reads the stream's state; the hub starts reading at the
+	// tail so that its ring is warm.
+	StreamInfo func(ctx context.Context) (View, error)
+	// AllowType reports whether an event type read from the stream may be
+	// delivered as it is; an event with a type it refuses is delivered
+	// without one, and counted in TypesDropped (both optional).
+	AllowType    func(eventType string) bool
+	TypesDropped metrics.Counter
 }
 
 // Hub is the node's live path. Create it with New, run it with Run. Its
@@ -81,9 +106,13 @@ type Hub struct {
 	ring       ring
 	last       uint64 // last event dispatched
 	coverStart uint64 // every stream event >= coverStart (and <= last) is in the ring
+	created    time.Time
 	all        map[*Sub]struct{}
 	closed     bool
 
+	upMu      sync.Mutex
+	up        chan struct{} // closed while the hub reads the stream
+	restart   chan struct{}
 	ready     chan struct{}
 	readyOnce sync.Once
 }
@@ -105,37 +134,118 @@ func New(js jetstream.JetStream, cfg Config) *Hub {
 	if cfg.CacheBytesGauge == nil {
 		cfg.CacheBytesGauge = discard.NewGauge()
 	}
+	if cfg.AllowType == nil {
+		cfg.AllowType = func(string) bool { return true }
+	}
+	if cfg.TypesDropped == nil {
+		cfg.TypesDropped = discard.NewCounter()
+	}
 	return &Hub{
-		cfg:   cfg,
-		js:    js,
-		subs:  gsl.NewSublist[*Sub](),
-		ring:  ring{buf: make([]*Event, cfg.CacheEvents)},
-		all:   make(map[*Sub]struct{}),
-		ready: make(chan struct{}),
+		cfg:     cfg,
+		js:      js,
+		subs:    gsl.NewSublist[*Sub](),
+		ring:    ring{buf: make([]*Event, cfg.CacheEvents)},
+		all:     make(map[*Sub]struct{}),
+		up:      make(chan struct{}),
+		restart: make(chan struct{}, 1),
+		ready:   make(chan struct{}),
 	}
 }
 
-// Ready is closed once the hub reads the stream.
+// Ready is closed once the hub first reads the stream.
 func (h *Hub) Ready() <-chan struct{} { return h.ready }
 
-// Run reads the stream until ctx ends; it returns nil then, or the error
-// that stopped it. Subscribers are ended with ErrClosed when Run returns.
+// Running reports whether the hub reads the stream right now (it does not
+// while it starts over on a recreated stream).
+func (h *Hub) Running() bool {
+	select {
+	case <-h.upChan():
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitRunning waits until the hub reads the stream, or ctx ends.
+func (h *Hub) WaitRunning(ctx context.Context) error {
+	select {
+	case <-h.upChan():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hub) upChan() chan struct{} {
+	h.upMu.Lock()
+	defer h.upMu.Unlock()
+	return h.up
+}
+
+func (h *Hub) setRunning(on bool) {
+	h.upMu.Lock()
+	defer h.upMu.Unlock()
+	select {
+	case <-h.up:
+		if !on {
+			h.up = make(chan struct{})
+		}
+	default:
+		if on {
+			close(h.up)
+		}
+	}
+}
+
+// Run reads the stream until ctx ends, and returns nil then. When the
+// stream is recreated (see Observe), or its consumer stops, it ends every
+// subscriber with ErrReset and starts over at the new stream's tail.
+// Subscribers are ended with ErrClosed when Run returns.
 func (h *Hub) Run(ctx context.Context) error {
 	defer h.close()
-	first, last, err := h.cfg.StreamInfo(ctx)
+	delay := 100 * time.Millisecond
+	for {
+		err := h.runOnce(ctx)
+		h.setRunning(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		h.reset()
+		if err == nil {
+			delay = 100 * time.Millisecond
+			continue // restarted on purpose: at once
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// runOnce reads the stream from its tail until ctx ends or a restart is
+// asked (nil), or the stream cannot be read (an error).
+func (h *Hub) runOnce(ctx context.Context) error {
+	view, err := h.cfg.StreamInfo(ctx)
 	if err != nil {
 		return fmt.Errorf("fanout: %w", err)
 	}
-	start := last + 1
-	if n := uint64(h.cfg.CacheEvents); last >= n {
-		start = max(last-n+1, first)
+	start := view.Last + 1
+	if n := uint64(h.cfg.CacheEvents); view.Last >= n {
+		start = max(view.Last-n+1, view.First)
 	} else {
-		start = max(1, first)
+		start = max(1, view.First)
 	}
 	h.mu.Lock()
 	h.last = start - 1
 	h.coverStart = start
+	h.created = view.Created
 	h.mu.Unlock()
+	select {
+	case <-h.restart: // asked before this start: done
+	default:
+	}
 
 	cons, err := h.js.OrderedConsumer(ctx, h.cfg.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{h.cfg.Prefix + ".>"},
@@ -149,17 +259,84 @@ func (h *Hub) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fanout: consume: %w", err)
 	}
+	h.setRunning(true)
 	h.readyOnce.Do(func() { close(h.ready) })
+	err = nil
 	select {
 	case <-ctx.Done():
+	case <-h.restart:
 	case <-cc.Closed():
+		err = errors.New("fanout: stream consumer stopped")
 	}
 	cc.Stop()
 	<-cc.Closed()
-	if ctx.Err() != nil {
-		return nil
+	return err
+}
+
+// Restart makes Run start over on the stream as it is now, ending every
+// subscriber with ErrReset. It does not wait.
+func (h *Hub) Restart() {
+	select {
+	case h.restart <- struct{}{}:
+	default:
 	}
-	return errors.New("fanout: stream consumer stopped")
+}
+
+// reset ends every subscriber with ErrReset and empties the ring, before
+// the hub starts over.
+func (h *Hub) reset() {
+	h.mu.Lock()
+	subs := make([]*Sub, 0, len(h.all))
+	for s := range h.all {
+		subs = append(subs, s)
+	}
+	h.ring.clear()
+	h.coverStart = h.last + 1
+	n, b := h.ring.n, h.ring.bytes
+	h.mu.Unlock()
+	h.cfg.CacheEventsGauge.Set(float64(n))
+	h.cfg.CacheBytesGauge.Set(float64(b))
+	for _, s := range subs {
+		s.end(ErrReset)
+	}
+}
+
+// Observe brings the hub in line with what the stream held at one moment:
+// events below its first sequence leave the ring; a stream with events
+// removed from its middle empties the ring (they may be among its events,
+// and purged data should not stay in memory); a stream created after the
+// one the hub reads (an operator deleted it and it was made again) makes
+// the hub start over (see Restart). A view of an older stream is ignored.
+func (h *Hub) Observe(v View) {
+	h.mu.Lock()
+	switch {
+	case h.created.IsZero() || v.Created.Before(h.created):
+		h.mu.Unlock()
+		return
+	case v.Created.After(h.created):
+		h.mu.Unlock()
+		h.Restart()
+		return
+	}
+	changed := false
+	if !v.Contiguous {
+		changed = h.ring.n > 0
+		h.ring.clear()
+		h.coverStart = h.last + 1
+	}
+	for h.ring.n > 0 && h.ring.at(0).Seq < v.First {
+		h.ring.pop()
+		changed = true
+	}
+	if h.coverStart < v.First {
+		h.coverStart = min(v.First, h.last+1)
+	}
+	n, b := h.ring.n, h.ring.bytes
+	h.mu.Unlock()
+	if changed {
+		h.cfg.CacheEventsGauge.Set(float64(n))
+		h.cfg.CacheBytesGauge.Set(float64(b))
+	}
 }
 
 func (h *Hub) handle(m jetstream.Msg) {
@@ -171,16 +348,21 @@ func (h *Hub) handle(m jetstream.Msg) {
 	if len(t) > len(h.cfg.Prefix) {
 		t = t[len(h.cfg.Prefix)+1:]
 	}
-	ev := NewEvent(md.Sequence.Stream, t, m.Headers().Get("Sse-Event"), m.Data(), md.Timestamp)
-	h.Dispatch(ev)
+	typ := m.Headers().Get("Sse-Event")
+	if typ != "" && !h.cfg.AllowType(typ) {
+		h.cfg.TypesDropped.Add(1)
+		typ = ""
+	}
+	h.Dispatch(NewEvent(md.Sequence.Stream, t, typ, m.Data(), md.Timestamp))
 }
 
 // Dispatch adds ev to the ring and enqueues it to every matching
 // subscriber. Events must arrive in stream order; Run calls it for each
 // event read. A sequence that skips ahead (events removed before the hub
 // read them) empties the ring, so nobody replays across the hole from
-// memory; one that goes backwards (the stream was recreated) also ends
-// every subscriber with ErrReset.
+// memory, and puts a gap marker in every subscriber's queue first, so no
+// client skips the hole silently. One that goes backwards (the stream was
+// recreated) ends every subscriber with ErrReset.
 func (h *Hub) Dispatch(ev *Event) {
 	h.cfg.EventsIn.Add(1)
 	h.mu.Lock()
@@ -188,7 +370,8 @@ func (h *Hub) Dispatch(ev *Event) {
 		h.mu.Unlock()
 		return
 	}
-	var reset []*Sub
+	var reset, skipped []*Sub
+	var skipFrom uint64
 	switch {
 	case ev.Seq <= h.last:
 		for s := range h.all {
@@ -197,6 +380,10 @@ func (h *Hub) Dispatch(ev *Event) {
 		h.ring.clear()
 		h.coverStart = ev.Seq
 	case ev.Seq != h.last+1:
+		skipFrom = h.last
+		for s := range h.all {
+			skipped = append(skipped, s)
+		}
 		h.ring.clear()
 		h.coverStart = ev.Seq
 	}
@@ -218,6 +405,9 @@ func (h *Hub) Dispatch(ev *Event) {
 	for _, s := range reset {
 		s.end(ErrReset)
 	}
+	for _, s := range skipped {
+		s.skipped(skipFrom, ev.Seq)
+	}
 	h.subs.Match(ev.Topic, func(s *Sub) { s.enqueue(ev) })
 }
 
@@ -236,14 +426,6 @@ func (h *Hub) CoverStart() uint64 {
 	return h.coverStart
 }
 
-// Covers reports whether the ring can deliver every event after position
-// (and whether position is not beyond the hub's last event).
-func (h *Hub) Covers(position uint64) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return position <= h.last && position+1 >= h.coverStart
-}
-
 // SubConfig bounds a subscriber's queue.
 type SubConfig struct {
 	MaxEvents int // default 1024
@@ -251,22 +433,25 @@ type SubConfig struct {
 }
 
 // Subscribe registers a subscriber for topics whose position is after (the
-// last event ID it has), if the ring holds every event after it: it returns
-// the subscriber and the matching events in (after, Last], which the caller
-// writes before the subscriber's queue. ok is false, and nothing is
-// registered, when the ring does not reach back to after+1; the caller then
-// reads older events from JetStream and tries again.
+// last event ID it has). v is the stream as read after the client asked
+// (see Observe): the ring serves the events in (after, Last] only if the
+// stream held every one of them then. It returns the subscriber and the
+// matching events in (after, Last], which the caller writes before the
+// subscriber's queue. ok is false, and nothing is registered, when the ring
+// cannot serve them; the caller then reads older events from JetStream and
+// tries again.
 //
 // Events in the queue may repeat ones in the backlog; the subscriber skips
 // them by sequence (see Sub.Take).
-func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig) (s *Sub, backlog []*Event, ok bool, err error) {
+func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, v View) (s *Sub, backlog []*Event, ok bool, err error) {
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 1024
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 8 << 20
 	}
-	if !h.coversOrAhead(after) {
+	h.Observe(v)
+	if !h.serves(after, v) {
 		return nil, nil, false, nil
 	}
 	s = &Sub{
@@ -292,7 +477,7 @@ func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig) (s *Sub,
 		}
 	}
 	h.mu.RLock()
-	if after < h.last && after+1 < h.coverStart {
+	if !h.servesLocked(after, v) {
 		// The ring moved on between the check and the registration.
 		h.mu.RUnlock()
 		s.Close()
@@ -313,12 +498,23 @@ func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig) (s *Sub,
 	return s, backlog, true, nil
 }
 
-// coversOrAhead: the ring holds every event after position, or position is
-// at or beyond the last event.
-func (h *Hub) coversOrAhead(position uint64) bool {
+// serves reports whether a subscriber at position can start here: it is at
+// or beyond the last event (nothing to serve from memory), or the ring
+// holds every event after it and the stream (as v saw it) held them all.
+func (h *Hub) serves(position uint64, v View) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return position >= h.last || position+1 >= h.coverStart
+	return h.servesLocked(position, v)
+}
+
+func (h *Hub) servesLocked(position uint64, v View) bool {
+	if !v.Created.Equal(h.created) {
+		return false
+	}
+	if position >= h.last {
+		return true
+	}
+	return v.Contiguous && position+1 >= h.coverStart && position+1 >= v.First
 }
 
 // Subscribers returns the number of registered subscribers.

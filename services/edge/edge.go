@@ -9,12 +9,13 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
@@ -28,11 +29,12 @@ type Store interface {
 	sessionStore
 	Publish(ctx context.Context, topic, eventType string, data []byte, msgID string) (uint64, error)
 	State(ctx context.Context) (eventlog.StreamState, error)
-	GetSession(ctx context.Context, id string) (eventlog.Record, uint64, error)
+	Ensure(ctx context.Context) (eventlog.Stores, error)
+	WatchChanges(ctx context.Context, fn func(eventlog.Change)) error
 	StoredSession(ctx context.Context, id string) (eventlog.Session, error)
 	ReadBatch(ctx context.Context, after uint64, filter string, max, maxBytes int) ([]eventlog.Msg, bool, error)
 	Claim(ctx context.Context, id string, r eventlog.Record) (uint64, error)
-	WatchClaims(ctx context.Context, ready chan<- struct{}, fn func(eventlog.ClaimEvent)) error
+	WatchClaims(ctx context.Context, ready func(), fn func(eventlog.ClaimEvent)) error
 	Subject(topic string) string
 	Topic(subject string) string
 }
@@ -41,13 +43,20 @@ var _ Store = (*eventlog.Log)(nil)
 
 // Live is the node's live path (pkg/fanout).
 type Live interface {
-	Subscribe(topics *topic.Set, after uint64, cfg fanout.SubConfig) (*fanout.Sub, []*fanout.Event, bool, error)
-	Covers(position uint64) bool
+	Subscribe(topics *topic.Set, after uint64, cfg fanout.SubConfig, v fanout.View) (*fanout.Sub, []*fanout.Event, bool, error)
+	Observe(v fanout.View)
 	CoverStart() uint64
 	Ready() <-chan struct{}
+	Running() bool
+	WaitRunning(ctx context.Context) error
 }
 
 var _ Live = (*fanout.Hub)(nil)
+
+// viewOf is what the live path needs to know of the stream's state.
+func viewOf(s eventlog.StreamState) fanout.View {
+	return fanout.View{First: s.FirstSeq, Last: s.LastSeq, Contiguous: s.Contiguous, Created: s.Created}
+}
 
 // Config wires a Service.
 type Config struct {
@@ -66,10 +75,14 @@ type Config struct {
 	// CheckpointRate bounds those writes per second for the whole node
 	// (default 200); with many sessions, each is recorded less often.
 	CheckpointRate int
-	Metrics        *Metrics
-	Logger         *slog.Logger
-	Random         io.Reader        // default crypto/rand.Reader
-	Now            func() time.Time // default time.Now
+	// StoreCheck is how often the stream and the session bucket are checked
+	// (and made again if an operator deleted them) when no advisory says so
+	// sooner (default 2s).
+	StoreCheck time.Duration
+	Metrics    *Metrics
+	Logger     *slog.Logger
+	Random     io.Reader        // default crypto/rand.Reader
+	Now        func() time.Time // default time.Now
 }
 
 // edge implements Service.
@@ -81,43 +94,23 @@ type edge struct {
 	logger  *slog.Logger
 	reg     *registry
 	keeper  *keeper
+	topics  *topicSets
 
 	conns    atomic.Uint64
 	draining atomic.Bool
-	fenced   chan struct{} // closed once the fence watch runs
 	streams  sync.WaitGroup
+
+	// Health: the fence watch runs, the stores were found present.
+	started     chan struct{} // closed once fencing runs and the stores were found
+	startedOnce sync.Once
+	fenceUp     atomic.Bool
+	storesUp    atomic.Bool
+	fenceMu     sync.Mutex
+	fenceCancel context.CancelFunc
 
 	delivered     atomic.Uint64
 	replayedCache atomic.Uint64
 	replayedJS    atomic.Uint64
-
-	// Topic sets are immutable: connections asking for the same topics
-	// share one (up to maxSharedSets of them).
-	setsMu sync.Mutex
-	sets   map[string]*topic.Set
-}
-
-const maxSharedSets = 4096
-
-// topicSet validates topics and returns a shared Set for them.
-func (e *edge) topicSet(topics []string) (*topic.Set, error) {
-	key := strings.Join(topics, "\x00")
-	e.setsMu.Lock()
-	s := e.sets[key]
-	e.setsMu.Unlock()
-	if s != nil {
-		return s, nil
-	}
-	s, err := topic.NewSet(topics, topic.Limits{MaxTopics: e.cfg.Limits.MaxTopics, MaxLen: e.cfg.Limits.MaxTopicLen})
-	if err != nil {
-		return nil, err
-	}
-	e.setsMu.Lock()
-	if len(e.sets) < maxSharedSets {
-		e.sets[key] = s
-	}
-	e.setsMu.Unlock()
-	return s, nil
 }
 
 // NewService returns the edge service. Run must be running for sessions to
@@ -139,6 +132,9 @@ func NewService(cfg Config) (*Edge, error) {
 	if cfg.CheckpointRate <= 0 {
 		cfg.CheckpointRate = 200
 	}
+	if cfg.StoreCheck <= 0 {
+		cfg.StoreCheck = 2 * time.Second
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = DiscardMetrics()
 	}
@@ -153,9 +149,9 @@ func NewService(cfg Config) (*Edge, error) {
 	}
 	e := &edge{
 		cfg: cfg, store: cfg.Store, live: cfg.Live, metrics: cfg.Metrics, logger: cfg.Logger,
-		reg:    newRegistry(cfg.NodeID),
-		fenced: make(chan struct{}),
-		sets:   make(map[string]*topic.Set),
+		reg:     newRegistry(cfg.NodeID),
+		topics:  newTopicSets(topic.Limits{MaxTopics: cfg.Limits.MaxTopics, MaxLen: cfg.Limits.MaxTopicLen}, cfg.Metrics.TopicSets),
+		started: make(chan struct{}),
 	}
 	e.keeper = newKeeper(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.CheckpointRate, cfg.Metrics, cfg.Logger, cfg.Now)
 	return &Edge{e}, nil
@@ -167,21 +163,162 @@ type Edge struct{ *edge }
 
 var _ Service = (*Edge)(nil)
 
-// Run watches fence claims and records session positions until ctx ends.
+// Run fences sessions across nodes, records their positions, and keeps the
+// stream and the session bucket present (making either again if an
+// operator deleted it) until ctx ends.
 func (e *edge) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); e.fence(ctx) }()
+	go func() { defer wg.Done(); _ = e.keeper.run(ctx) }()
+	go func() { defer wg.Done(); e.supervise(ctx) }()
+	wg.Wait()
+	e.FlushCounters()
+	return nil
+}
+
+// fence watches the session records of every node (see registry.observe)
+// until ctx ends, starting the watch again when it fails or when the bucket
+// was made again (restartFence).
+func (e *edge) fence(ctx context.Context) {
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(ctx)
+		e.fenceMu.Lock()
+		e.fenceCancel = cancel
+		e.fenceMu.Unlock()
+		err := e.store.WatchClaims(wctx, func() {
+			e.fenceUp.Store(true)
+			e.markStarted()
+		}, e.reg.observe)
+		e.fenceUp.Store(false)
+		restarted := wctx.Err() != nil
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case restarted:
+			delay = 100 * time.Millisecond
+			continue
+		case err != nil:
+			e.logger.Warn("session watch ended; starting it again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// restartFence makes the fence watch start over (on a bucket made again).
+func (e *edge) restartFence() {
+	e.fenceMu.Lock()
+	defer e.fenceMu.Unlock()
+	if e.fenceCancel != nil {
+		e.fenceCancel()
+	}
+}
+
+// supervise keeps the stream and the session bucket present until ctx
+// ends: it checks them every StoreCheck, and a moment after an advisory
+// says an operator changed them. A missing store is
+// made again with the configured settings. A stream made again (by this
+// node or another) restarts the live path, whose connections are told to
+// come back: their positions are now beyond the new stream's end, which
+// their next connection reports as a gap. A bucket made again gets the
+// records of this node's attached sessions back.
+func (e *edge) supervise(ctx context.Context) {
+	changes := make(chan struct{}, 1)
+	var watchers sync.WaitGroup
+	watchers.Add(1)
 	go func() {
-		errc <- e.store.WatchClaims(ctx, e.fenced, e.reg.observe)
+		defer watchers.Done()
+		if err := e.store.WatchChanges(ctx, func(eventlog.Change) {
+			select {
+			case changes <- struct{}{}:
+			default:
+			}
+		}); err != nil {
+			e.logger.Info("not watching stream advisories; checking the stream periodically only", "err", err)
+		}
 	}()
-	go func() { errc <- e.keeper.run(ctx) }()
-	var first error
-	for range 2 {
-		if err := <-errc; err != nil && first == nil {
-			first = err
+	defer watchers.Wait()
+
+	tick := time.NewTicker(e.cfg.StoreCheck)
+	defer tick.Stop()
+	soon := time.NewTimer(time.Hour)
+	soon.Stop()
+	defer soon.Stop()
+	var known eventlog.Stores
+	failures := 0
+	warn := rate.Sometimes{Interval: 30 * time.Second}
+	check := func() {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		st, err := e.store.Ensure(cctx)
+		if err != nil {
+			e.storesUp.Store(false)
+			// One failure can be a store being deleted under the request;
+			// failures in a row are worth a warning.
+			if failures++; failures > 1 && ctx.Err() == nil {
+				warn.Do(func() { e.logger.Warn("the stream or the session bucket cannot be checked", "err", err, "failures", failures) })
+			}
+			return
+		}
+		failures = 0
+		if st.RecreatedStream {
+			e.metrics.StoreRecreated.With("store", "stream").Add(1)
+			e.logger.Warn("the event stream was deleted; made it again with the configured limits (connected clients are told to reconnect)")
+		}
+		if st.RecreatedBucket {
+			e.metrics.StoreRecreated.With("store", "bucket").Add(1)
+			e.logger.Warn("the session bucket was deleted; made it again (attached sessions are recorded again; detached ones resume from their consumers)")
+		}
+		if !known.Bucket.IsZero() && !st.Bucket.Equal(known.Bucket) {
+			e.bucketRecreated(cctx)
+		}
+		known = st
+		e.storesUp.Store(true)
+		e.markStarted()
+		if state, err := e.store.State(cctx); err == nil {
+			// Trims the cache to the stream; restarts the live path on a
+			// stream made again.
+			e.live.Observe(viewOf(state))
 		}
 	}
-	e.FlushCounters()
-	return first
+	check()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+			// Advisories and API requests are seen before the server has
+			// finished carrying them out (a deleted stream's files may
+			// still be going): look once it surely has.
+			soon.Reset(250 * time.Millisecond)
+		case <-soon.C:
+			check()
+		case <-tick.C:
+			check()
+		}
+	}
+}
+
+// bucketRecreated records this node's attached sessions again in a bucket
+// that was made again, and restarts the fence watch on it.
+func (e *edge) bucketRecreated(ctx context.Context) {
+	e.keeper.bucketRecreated()
+	e.reg.each(func(st *Stream) {
+		rev, err := e.store.Claim(ctx, st.sessionID, st.record(st.ackedPosition()))
+		if err != nil {
+			e.logger.Warn("recording an attached session in the new bucket", "session", st.sessionID, "err", err)
+			return
+		}
+		e.reg.reclaimed(st, rev)
+	})
+	e.restartFence()
 }
 
 // FlushCounters adds the per-delivery counts, kept in plain atomics on the
@@ -229,27 +366,35 @@ func (e *edge) Drain(ctx context.Context, window time.Duration) error {
 	return e.keeper.flush(fctx)
 }
 
-// Fenced is closed once the session watch runs (the service is then ready
-// as far as it is concerned).
-func (e *edge) Fenced() <-chan struct{} { return e.fenced }
+// Started is closed once the service first runs: sessions are fenced and
+// the stream and the session bucket were found (it is then ready as far as
+// it is concerned).
+func (e *edge) Started() <-chan struct{} { return e.started }
+
+func (e *edge) markStarted() {
+	if e.fenceUp.Load() && e.storesUp.Load() {
+		e.startedOnce.Do(func() { close(e.started) })
+	}
+}
 
 // Draining reports whether Drain was called.
 func (e *edge) Draining() bool { return e.draining.Load() }
 
-// Ready implements Service.
+// Ready implements Service: nil exactly while this node can serve, that is
+// not draining, reading the stream, fencing sessions, and with the stream
+// and the session bucket present.
 func (e *edge) Ready(ctx context.Context) error {
 	if e.draining.Load() {
 		return ErrDraining
 	}
-	select {
-	case <-e.live.Ready():
-	default:
+	if !e.live.Running() {
 		return fmt.Errorf("%w: live path not running", ErrNotReady)
 	}
-	select {
-	case <-e.fenced:
-	default:
+	if !e.fenceUp.Load() {
 		return fmt.Errorf("%w: session fencing not running", ErrNotReady)
+	}
+	if !e.storesUp.Load() {
+		return fmt.Errorf("%w: the stream or the session bucket is missing", ErrNotReady)
 	}
 	if _, err := e.store.State(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -267,6 +412,9 @@ func (e *edge) Publish(ctx context.Context, req PublishRequest) (PublishResponse
 	}
 	if err := validateLabel(req.Event, e.cfg.Limits.MaxEventLen); err != nil {
 		return PublishResponse{}, inputError("event", err)
+	}
+	if IsControlType(req.Event) {
+		return PublishResponse{}, inputError("event", fmt.Errorf("%q is reserved for jetsse's control events", req.Event))
 	}
 	if err := validateLabel(req.ID, 256); err != nil {
 		return PublishResponse{}, inputError("msg_id", err)
@@ -316,130 +464,74 @@ func (e *edge) localPosition(id string) (pos uint64, ok bool) {
 
 // Subscribe implements Service: it resolves the session (resume it, or
 // create one), the position the connection starts after (Last-Event-ID,
-// else the session's stored position, else live), whether history was lost
-// (gap), and claims the session for this connection.
+// else the session's stored position, else live), whether events after it
+// left the stream (gap), and claims the session for this connection. The
+// request is validated in full before anything is kept for it.
 func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
 	if e.draining.Load() {
 		return nil, ErrDraining
 	}
-	select {
-	case <-e.live.Ready():
-	default:
+	if !e.live.Running() {
 		// Until the live path knows where it starts, it cannot tell which
 		// positions its cache covers.
 		return nil, fmt.Errorf("%w: live path starting", ErrNotReady)
 	}
-	topics, err := e.topicSet(req.Topics)
-	if err != nil {
-		return nil, inputError("topic", err)
-	}
 	var lastID uint64
 	if req.HasLastEventID {
+		var err error
 		if lastID, err = sse.ParseLastEventID(req.LastEventID); err != nil {
 			return nil, inputError("Last-Event-ID", err)
 		}
 	}
+	topics, release, err := e.topics.acquire(req.Topics)
+	if err != nil {
+		return nil, inputError("topic", err)
+	}
+	attached := false
+	defer func() {
+		if !attached {
+			release()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 
-	var (
-		id       string
-		resumed  bool
-		position uint64
-		live     bool
-		state    *eventlog.StreamState
-		now      = e.cfg.Now()
-		created  = now
-	)
-	overlapping := topics.Overlapping()
-
-	if req.Token != "" {
-		if sid, err := e.cfg.Keys.Verify(req.Token); err == nil {
-			id = sid.String()
-		} else {
-			e.metrics.RejectedRequests.With("reason", "invalid_token").Add(1)
-		}
+	sess, err := e.resolveSession(ctx, req.Token)
+	if err != nil {
+		return nil, err
 	}
-	if id != "" {
-		// This node may know a fresher position than the record: a
-		// connection being replaced, or a detached one not stored yet.
-		// Looked at before and after reading the record: if the session was
-		// stored in between, the record read may predate that, so it is
-		// read again.
-		_, knownBefore := e.localPosition(id)
-		rec, _, err := e.store.GetSession(ctx, id)
-		localPos, known := e.localPosition(id)
-		if knownBefore && !known {
-			rec, _, err = e.store.GetSession(ctx, id)
-		}
-		if errors.Is(err, eventlog.ErrSessionNotFound) {
-			// The record expired, but a detached session's consumer might
-			// outlive it by a moment: it still holds the position.
-			var s eventlog.Session
-			if s, err = e.store.StoredSession(ctx, id); err == nil {
-				rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics}
-			}
-		}
-		switch {
-		case err == nil:
-			resumed = true
-			position = rec.Position
-			if !rec.Created.IsZero() {
-				created = rec.Created
-			}
-			if req.HasLastEventID {
-				position = lastID
-			} else if known {
-				position = max(position, localPos)
-			}
-		case errors.Is(err, eventlog.ErrSessionNotFound):
-			e.metrics.SessionsExpired.Add(1)
-			id = ""
-		default:
-			e.logger.Warn("resuming session", "session", id, "err", err)
-			return nil, ErrUnavailable
-		}
+	// The stream as it is now, read after the client asked: the start
+	// position and the gap are decided against it, and the live path's
+	// cache serves only what it holds.
+	state, err := e.store.State(ctx)
+	if errors.Is(err, eventlog.ErrStreamNotFound) {
+		return nil, fmt.Errorf("%w: the stream is being made again", ErrNotReady)
 	}
+	if err != nil {
+		return nil, ErrUnavailable
+	}
+	view := viewOf(state)
+	e.live.Observe(view)
 
-	var gap *Gap
+	position, live := sess.position, false
+	switch {
+	case req.HasLastEventID:
+		position = lastID // the client's own position always wins
+	case !sess.resumed:
+		position, live = state.LastSeq, true
+	}
 	startAfter := ""
-	if !resumed {
-		if req.HasLastEventID {
-			position = lastID
-		} else {
-			s, err := e.store.State(ctx)
-			if err != nil {
-				return nil, ErrUnavailable
-			}
-			state, position, live = &s, s.LastSeq, true
-		}
-	}
+	var gap *Gap
 	if !live {
 		startAfter = formatID(position)
-		if !e.live.Covers(position) {
-			if state == nil {
-				s, err := e.store.State(ctx)
-				if err != nil {
-					return nil, ErrUnavailable
-				}
-				state = &s
-			}
-			switch {
-			case position > state.LastSeq:
-				gap = &Gap{LastEventID: formatID(position), FirstAvailable: formatID(state.LastSeq + 1)}
-				position = state.LastSeq
-			case position+1 < state.FirstSeq:
-				gap = &Gap{LastEventID: formatID(position), FirstAvailable: formatID(state.FirstSeq)}
-				position = state.FirstSeq - 1
-			}
-		}
+		gap, position = gapAfter(position, state)
 	}
-	if !resumed {
+	if !sess.resumed {
 		sid, err := session.NewID(e.cfg.Random)
 		if err != nil {
 			return nil, err
 		}
-		id = sid.String()
+		sess.id = sid.String()
 		e.metrics.SessionsCreated.Add(1)
 	} else {
 		e.metrics.SessionsResumed.Add(1)
@@ -447,20 +539,24 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	if gap != nil {
 		e.metrics.Gaps.Add(1)
 	}
-	sid, _ := session.ParseID(id)
+	sid, _ := session.ParseID(sess.id)
 
 	st := &Stream{
 		Session: SessionInfo{
-			ID: id, Resumed: resumed, LastEventID: startAfter,
+			ID: sess.id, Resumed: sess.resumed, LastEventID: startAfter,
 			Token: e.cfg.Keys.Sign(sid), Gap: gap,
 		},
 		svc:         e,
-		sessionID:   id,
+		sessionID:   sess.id,
 		owner:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
 		topics:      topics,
+		release:     release,
 		pos:         position,
-		created:     created,
-		overlapping: overlapping,
+		view:        view,
+		streamID:    view.Created,
+		created:     sess.created,
+		began:       e.cfg.Now(),
+		overlapping: topics.Overlapping(),
 		takeoverCh:  make(chan struct{}),
 		drainCh:     make(chan struct{}),
 	}
@@ -470,18 +566,93 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	st.delivered.Store(position)
 	st.recorded.Store(position)
 	st.acks = newAckTracker(position, e.cfg.Now)
-	st.lastWrite.Store(now.UnixNano())
+	st.lastWrite.Store(e.cfg.Now().UnixNano())
 
 	e.streams.Add(1)
 	e.metrics.Connections.Add(1)
+	attached = true // Close releases the topics from here on
 	e.reg.attach(st)
-	rev, err := e.store.Claim(ctx, id, st.record(position))
+	rev, err := e.store.Claim(ctx, sess.id, st.record(position))
 	if err != nil {
 		st.Close()
-		e.logger.Warn("claiming session", "session", id, "err", err)
+		e.logger.Warn("claiming session", "session", sess.id, "err", err)
 		return nil, ErrUnavailable
 	}
-	e.keeper.attached(id, resumed)
+	e.keeper.attached(sess.id, sess.resumed)
 	e.reg.claimed(st, rev)
 	return st, nil
+}
+
+// resolved is a connection's session before it is claimed.
+type resolved struct {
+	id       string // "" until a new session gets its ID
+	resumed  bool   // the token named a session that still exists
+	position uint64 // the session's position (if resumed)
+	created  time.Time
+}
+
+// resolveSession finds the session a token names, if it still exists, and
+// its freshest position: the record's, or what this node knows better (a
+// connection being replaced, or a detachment not stored yet). A missing or
+// invalid token, or an expired session, resolves to a new session.
+func (e *edge) resolveSession(ctx context.Context, token string) (resolved, error) {
+	r := resolved{created: e.cfg.Now()}
+	if token == "" {
+		return r, nil
+	}
+	sid, err := e.cfg.Keys.Verify(token)
+	if err != nil {
+		e.metrics.RejectedRequests.With("reason", "invalid_token").Add(1)
+		return r, nil
+	}
+	id := sid.String()
+	// Looked at before and after reading the record: if the session was
+	// stored in between, the record read may predate that, so it is read
+	// again.
+	_, knownBefore := e.localPosition(id)
+	rec, _, err := e.store.GetSession(ctx, id)
+	localPos, known := e.localPosition(id)
+	if knownBefore && !known {
+		rec, _, err = e.store.GetSession(ctx, id)
+	}
+	if errors.Is(err, eventlog.ErrSessionNotFound) {
+		// The record expired (or its bucket was made again), but a
+		// detached session's consumer might outlive it: it still holds
+		// the position.
+		var s eventlog.Session
+		if s, err = e.store.StoredSession(ctx, id); err == nil {
+			rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics}
+		}
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, eventlog.ErrSessionNotFound):
+		e.metrics.SessionsExpired.Add(1)
+		return r, nil
+	default:
+		e.logger.Warn("resuming session", "session", id, "err", err)
+		return r, ErrUnavailable
+	}
+	r.id, r.resumed, r.position = id, true, rec.Position
+	if !rec.Created.IsZero() {
+		r.created = rec.Created
+	}
+	if known {
+		r.position = max(r.position, localPos)
+	}
+	return r, nil
+}
+
+// gapAfter returns the gap a connection starting after position must be
+// told of, and the position it then goes on from: events after position
+// that the stream no longer holds (evicted, purged), or a position beyond
+// the stream's end (a stream made again).
+func gapAfter(position uint64, s eventlog.StreamState) (*Gap, uint64) {
+	switch {
+	case position > s.LastSeq:
+		return &Gap{LastEventID: formatID(position), FirstAvailable: formatID(s.LastSeq + 1)}, s.LastSeq
+	case position+1 < s.FirstSeq:
+		return &Gap{LastEventID: formatID(position), FirstAvailable: formatID(s.FirstSeq)}, s.FirstSeq - 1
+	}
+	return nil, position
 }

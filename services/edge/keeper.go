@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/jetsse/jetsse/pkg/eventlog"
 )
 
@@ -56,7 +58,8 @@ type keeper struct {
 	logger   *slog.Logger
 	now      func() time.Time
 
-	limitLog atomic.Bool // the consumer limit was logged
+	limitLog atomic.Bool    // the consumer limit was logged
+	warn     rate.Sometimes // at most one warning about failed writes a while
 
 	mu         sync.Mutex
 	pending    map[string]detachment
@@ -68,14 +71,14 @@ type keeper struct {
 // reattachRate bounds consumer deletions for re-attached sessions.
 const reattachRate = 100
 
-func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, rate int, m *Metrics, logger *slog.Logger, now func() time.Time) *keeper {
+func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, perSecond int, m *Metrics, logger *slog.Logger, now func() time.Time) *keeper {
 	refresh := ttl / 3
 	if refresh <= 0 {
 		refresh = time.Second
 	}
 	return &keeper{
-		store: store, reg: reg, interval: interval, refresh: refresh, rate: rate, workers: 16,
-		metrics: m, logger: logger, now: now,
+		store: store, reg: reg, interval: interval, refresh: refresh, rate: perSecond, workers: 16,
+		metrics: m, logger: logger, now: now, warn: rate.Sometimes{First: 1, Interval: 30 * time.Second},
 		pending: make(map[string]detachment),
 		wake:    make(chan struct{}, 1),
 	}
@@ -94,6 +97,32 @@ func (k *keeper) detached(id string, d detachment) {
 	case k.wake <- struct{}{}:
 	default:
 	}
+}
+
+// bucketRecreated forgets the revisions of the records pending detachments
+// were read at: the bucket was made again, and their records are written
+// anew.
+func (k *keeper) bucketRecreated() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, d := range k.pending {
+		d.rev = 0
+		k.pending[id] = d
+	}
+}
+
+// update rewrites a session's record at revision rev. A record that is
+// gone (its bucket was made again, or it expired while its connection was
+// away from the bucket) was claimed by nobody since: it is written anew
+// rather than treated as lost.
+func (k *keeper) update(ctx context.Context, id string, rec eventlog.Record, rev uint64) (uint64, error) {
+	nrev, err := k.store.UpdateSession(ctx, id, rec, rev)
+	if errors.Is(err, eventlog.ErrLostClaim) && rev != 0 {
+		if _, _, gerr := k.store.GetSession(ctx, id); errors.Is(gerr, eventlog.ErrSessionNotFound) {
+			return k.store.UpdateSession(ctx, id, rec, 0)
+		}
+	}
+	return nrev, err
 }
 
 // pendingPosition returns a detached session's position not yet stored.
@@ -204,7 +233,7 @@ func (k *keeper) storeDetached(ctx context.Context, id string, d detachment) err
 	defer cancel()
 	rec := d.rec
 	rec.Owner = ""
-	rev, err := k.store.UpdateSession(cctx, id, rec, d.rev)
+	rev, err := k.update(cctx, id, rec, d.rev)
 	if err == nil {
 		// The record now says detached; if this write retries, it must
 		// match the new revision.
@@ -251,7 +280,7 @@ func (k *keeper) sweepAttached(ctx context.Context, tick time.Duration) {
 		pos := st.ackedPosition()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		rev, err := k.store.UpdateSession(cctx, id, st.record(pos), st.rev.Load())
+		rev, err := k.update(cctx, id, st.record(pos), st.rev.Load())
 		k.result(id, pos, err)
 		switch {
 		case err == nil:
@@ -285,7 +314,10 @@ func (k *keeper) result(id string, pos uint64, err error) {
 		}
 	default:
 		k.metrics.Checkpoints.With("result", "error").Add(1)
-		k.logger.Warn("recording session position", "session", id, "position", pos, "err", err)
+		k.warn.Do(func() {
+			k.logger.Warn("recording session position (retried; further failures are counted in jetsse_checkpoints_total{result=\"error\"} and logged at most every 30s)",
+				"session", id, "position", pos, "err", err)
+		})
 	}
 }
 

@@ -285,7 +285,7 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 		return batch, buf
 	case errors.Is(err, ErrTakenOver):
 		buf = append(buf, c.st.TakeoverFrame()...)
-	case errors.Is(err, ErrDraining):
+	case errors.Is(err, ErrDraining), errors.Is(err, ErrStreamReset):
 		buf = sse.AppendRetry(buf, jitter(c.l.retry))
 	}
 	if len(buf) > 0 {

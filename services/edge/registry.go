@@ -50,6 +50,15 @@ func (r *registry) claimed(st *Stream, rev uint64) {
 	}
 }
 
+// reclaimed records the revision of st's claim in a session bucket that
+// was made again: revisions seen in the old bucket no longer count.
+func (r *registry) reclaimed(st *Stream, rev uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.rev.Store(rev)
+	st.newestSeen = 0
+}
+
 // observe handles a claim made by any node. Claims of this node are
 // ignored: attach already ordered them.
 func (r *registry) observe(ev eventlog.ClaimEvent) {

@@ -7,6 +7,7 @@ package edge
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jetsse/jetsse/pkg/fanout"
@@ -108,3 +109,18 @@ func (l *Limits) setDefaults() {
 
 // control frames are written like events but carry no event ID.
 func controlEvent(frame []byte) *fanout.Event { return &fanout.Event{Frame: frame} }
+
+// IsControlType reports whether an event type is reserved for the edge's
+// own events: jetsse's control events (session, gap, takeover, reauth and
+// end, and any type starting with "jetsse", kept for later ones) and the
+// names EventSource itself dispatches on connection changes (open, error).
+// Control events never carry an id:. A publisher cannot use these types:
+// POST /publish refuses them, and an event published over NATS with one is
+// delivered without its type (see docs/protocol.md).
+func IsControlType(t string) bool {
+	switch t {
+	case "session", "gap", "takeover", "reauth", "end", "open", "error":
+		return true
+	}
+	return strings.HasPrefix(t, "jetsse")
+}

@@ -28,9 +28,9 @@ func StartService(t *testing.T, wrap func(*eventlog.Log) Store) (*Edge, *eventlo
 		store = wrap(log)
 	}
 	hub := fanout.New(log.JetStream(), fanout.Config{Stream: "EVENTS", Prefix: "events",
-		StreamInfo: func(ctx context.Context) (uint64, uint64, error) {
+		StreamInfo: func(ctx context.Context) (fanout.View, error) {
 			s, err := log.State(ctx)
-			return s.FirstSeq, s.LastSeq, err
+			return fanout.View{First: s.FirstSeq, Last: s.LastSeq, Contiguous: s.Contiguous, Created: s.Created}, err
 		}})
 	keys, _ := session.NewKeyring([]byte(strings.Repeat("k", 32)))
 	svc, err := NewService(Config{Store: store, Live: hub, Keys: keys, NodeID: "test"})
@@ -41,7 +41,7 @@ func StartService(t *testing.T, wrap func(*eventlog.Log) Store) (*Edge, *eventlo
 	go func() { _ = hub.Run(ctx); done <- struct{}{} }()
 	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done; log.Close() })
-	for what, ch := range map[string]<-chan struct{}{"the live path": hub.Ready(), "session fencing": svc.Fenced()} {
+	for what, ch := range map[string]<-chan struct{}{"the live path": hub.Ready(), "session fencing": svc.Started()} {
 		select {
 		case <-ch:
 		case <-time.After(10 * time.Second):

@@ -29,13 +29,21 @@ type Stream struct {
 	sessionID string
 	owner     string // this connection in fence claims
 	topics    *topic.Set
+	release   func() // gives the topic set back
 	filter    string // subject filter for JetStream reads ("" = whole stream)
 
-	pos   uint64 // the reader's position; Next's goroutine only
-	sub   *fanout.Sub
-	timer *time.Timer
+	// The reader's state, Next's goroutine only: its position, the stream
+	// as last read (and which stream it started on), and the position from
+	// which events come from the live path rather than history.
+	pos       uint64
+	view      fanout.View
+	streamID  time.Time
+	liveAfter uint64
+	sub       *fanout.Sub
+	timer     *time.Timer
 
-	created     time.Time
+	created     time.Time // when the session was created
+	began       time.Time // when this connection began
 	overlapping bool
 
 	// rev is the revision of the session record this connection last
@@ -113,11 +121,24 @@ func (st *Stream) Poll(dst []*fanout.Event) ([]*fanout.Event, error) {
 			return dst, err
 		}
 	}
+	n := len(dst)
 	dst, err := st.sub.Poll(dst)
 	if err != nil {
 		return dst, st.subError(err)
 	}
+	st.markGaps(dst[n:])
 	return dst, nil
+}
+
+// markGaps turns the live path's gap markers into gap events: events left
+// the stream before this node read them, and the client is told so.
+func (st *Stream) markGaps(events []*fanout.Event) {
+	for i, ev := range events {
+		if g := ev.Gap; g != nil {
+			st.svc.metrics.Gaps.Add(1)
+			events[i] = controlEvent(gapFrame(Gap{LastEventID: formatID(g.After), FirstAvailable: formatID(g.First)}))
+		}
+	}
 }
 
 // ended returns why the stream must stop, if it must.
@@ -184,7 +205,7 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 		sub, backlog, ok, err := st.svc.live.Subscribe(st.topics, st.pos, fanout.SubConfig{
 			MaxEvents: st.svc.cfg.Limits.QueueEvents,
 			MaxBytes:  st.svc.cfg.Limits.QueueBytes,
-		})
+		}, st.view)
 		if err != nil {
 			return dst, subError(err)
 		}
@@ -193,7 +214,12 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 			if n := len(backlog); n > 0 {
 				st.pos = backlog[n-1].Seq
 				st.svc.replayedCache.Add(uint64(n))
-				return append(dst, backlog...), nil
+				dst = append(dst, backlog...)
+			}
+			// From here on events come from the live path.
+			st.liveAfter = st.pos
+			if len(dst) > 0 {
+				return dst, nil
 			}
 			break
 		}
@@ -205,6 +231,13 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 		if err := st.ended(ctx); err != nil {
 			return dst, err
 		}
+		if !st.svc.live.Running() {
+			// The live path starts over (on a stream made again): wait a
+			// little, then read the stream's state again.
+			wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			_ = st.svc.live.WaitRunning(wctx)
+			cancel()
+		}
 	}
 
 	if st.timer == nil {
@@ -213,7 +246,9 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 		st.timer.Reset(idle)
 	}
 	for {
-		if dst = st.sub.Take(dst); len(dst) > 0 {
+		n := len(dst)
+		if dst = st.sub.Take(dst); len(dst) > n {
+			st.markGaps(dst[n:])
 			return dst, nil
 		}
 		select {
@@ -234,7 +269,9 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 
 // readHistory reads one batch of events older than this node's cache from
 // JetStream. It advances the reader past every event it read, matching or
-// not, and past everything up to the cache when no more events exist.
+// not, and past everything up to the cache when no more events exist. Each
+// batch starts with a fresh look at the stream: events it no longer holds
+// are a gap, and a stream made again ends the connection (ErrStreamReset).
 func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fanout.Event, error) {
 	svc := st.svc
 	var upTo uint64
@@ -242,15 +279,21 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 		upTo = cs - 1 // sampled before the read: the read covers at least this far
 	}
 	state, err := svc.store.State(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, eventlog.ErrStreamNotFound):
+		return dst, ErrStreamReset
+	case err != nil:
 		return dst, ErrUnavailable
+	case !state.Created.Equal(st.streamID):
+		return dst, ErrStreamReset
 	}
-	if st.pos+1 < state.FirstSeq {
-		// Evicted while this connection was catching up.
+	st.view = viewOf(state)
+	svc.live.Observe(st.view)
+	if g, pos := gapAfter(st.pos, state); g != nil {
+		// Evicted or purged while this connection was catching up.
 		svc.metrics.Gaps.Add(1)
-		g := Gap{LastEventID: formatID(st.pos), FirstAvailable: formatID(state.FirstSeq)}
-		st.pos = state.FirstSeq - 1
-		return append(dst, controlEvent(gapFrame(g))), nil
+		st.pos = pos
+		return append(dst, controlEvent(gapFrame(*g))), nil
 	}
 	msgs, more, err := svc.store.ReadBatch(ctx, st.pos, st.filter, svc.cfg.Limits.ReplayBatch, 0)
 	if err != nil && len(msgs) == 0 {
@@ -260,7 +303,11 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 	for _, m := range msgs {
 		t := svc.store.Topic(m.Subject)
 		if st.topics.Match(t) {
-			dst = append(dst, fanout.NewEvent(m.Seq, t, m.Type, m.Data, m.Time))
+			typ := m.Type
+			if IsControlType(typ) {
+				typ = "" // counted where the live path reads it
+			}
+			dst = append(dst, fanout.NewEvent(m.Seq, t, typ, m.Data, m.Time))
 			n++
 		}
 		st.pos = m.Seq
@@ -293,8 +340,13 @@ func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
 		st.delivered.Store(last.Seq)
 	}
 	st.svc.delivered.Add(uint64(events))
-	// Sample the lag: one batch in 8 per connection.
-	if st.lagSample++; st.lagSample%8 == 1 && !last.Time.IsZero() {
+	// Sample the lag of live delivery: one batch in 8 per connection.
+	// History (from the cache or JetStream, or stored before this
+	// connection began) is not lag.
+	if st.sub == nil || last.Seq <= st.liveAfter || last.Time.IsZero() || last.Time.Before(st.began) {
+		return
+	}
+	if st.lagSample++; st.lagSample%8 == 1 {
 		st.svc.metrics.DeliveryLag.Observe(st.svc.cfg.Now().Sub(last.Time).Seconds())
 	}
 }
@@ -322,6 +374,7 @@ func (st *Stream) Close() {
 				})
 			}
 		})
+		st.release()
 		st.svc.metrics.Connections.Add(-1)
 		st.svc.streams.Done()
 	})

@@ -215,17 +215,27 @@ func notDraining(draining func() bool, next http.Handler) http.Handler {
 // get the 503 with Retry-After.
 func drainingStream(cfg HTTPConfig, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !cfg.Draining() || !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		if !cfg.Draining() || !wantsEventStream(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusOK)
-		b := sse.AppendRetry(nil, jitter(cfg.Retry))
-		_, _ = w.Write(sse.AppendComment(b, "draining: reconnect later"))
+		comeBackLater(w, cfg.Retry, "draining")
 	})
+}
+
+func wantsEventStream(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// comeBackLater answers a stream request with an empty stream that only
+// says when to reconnect (retry:, with jitter) and why, in a comment.
+func comeBackLater(w http.ResponseWriter, retry time.Duration, why string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	b := sse.AppendRetry(nil, jitter(retry))
+	_, _ = w.Write(sse.AppendComment(b, why+": reconnect later"))
 }
 
 type logErrorHandler struct{ l *slog.Logger }
@@ -263,6 +273,12 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 		}
 		st, err := svc.Subscribe(r.Context(), req)
 		if err != nil {
+			if errorStatus(err) == http.StatusServiceUnavailable && wantsEventStream(r) {
+				// EventSource gives up for good on a 503; told to come
+				// back, it reconnects after the retry delay.
+				comeBackLater(w, cfg.Retry, "unavailable")
+				return
+			}
 			encodeError(r.Context(), err, w)
 			return
 		}
@@ -350,7 +366,7 @@ func sseHandler(svc Service, cfg HTTPConfig) http.Handler {
 			case errors.Is(err, ErrTakenOver):
 				_ = out.write(append(buf, st.TakeoverFrame()...))
 				return
-			case errors.Is(err, ErrDraining):
+			case errors.Is(err, ErrDraining), errors.Is(err, ErrStreamReset):
 				// Tell the client when to come back, spread out.
 				_ = out.write(sse.AppendRetry(buf, jitter(cfg.Retry)))
 				return

@@ -112,6 +112,22 @@ func Run(ctx context.Context, args []string, opts Options) error {
 	if err := root.Parse(args); err != nil {
 		return err
 	}
+	// Which flags were given (on the command line or in the environment):
+	// only those limits are applied to a stream that exists already.
+	serveFS.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "max-age":
+			cfg.explicit |= eventlog.LimitMaxAge
+		case "max-msgs":
+			cfg.explicit |= eventlog.LimitMaxMsgs
+		case "max-bytes":
+			cfg.explicit |= eventlog.LimitMaxBytes
+		case "replicas":
+			cfg.explicit |= eventlog.LimitReplicas
+		case "max-sessions":
+			cfg.explicit |= eventlog.LimitMaxSessions
+		}
+	})
 	return root.Run(ctx)
 }
 
@@ -142,6 +158,8 @@ type config struct {
 	corsOrigins, cookieSameSite            string
 	debugAddr                              string
 	lite                                   bool
+	regenerateSessionKey                   bool
+	explicit                               eventlog.Limit
 }
 
 func (c *config) register(fs *flag.FlagSet) {
@@ -164,6 +182,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.heartbeat, "heartbeat", 15*time.Second, "comment line interval on idle connections")
 	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token for POST /publish (default: generated into the data dir)")
 	fs.StringVar(&c.sessionKeyFile, "session-key-file", "", "session key file: one base64 key per line, the first signs (default: generated into the data dir)")
+	fs.BoolVar(&c.regenerateSessionKey, "regenerate-session-key", false, "start with a new session key although sessions exist: every token issued before becomes invalid (only without --session-key-file)")
 	fs.IntVar(&c.queueSize, "queue-size", 1024, "events queued per connection before it counts as too slow")
 	fs.IntVar(&c.queueBytes, "queue-bytes", 8<<20, "bytes queued per connection before it counts as too slow")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 10*time.Second, "deadline for each write to a client")
@@ -234,14 +253,6 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 	}
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
-	}
-	keyFile, createKey := c.sessionKeyFile, false
-	if keyFile == "" {
-		keyFile, createKey = filepath.Join(c.dataDir, "session.key"), true
-	}
-	keys, err := session.LoadOrCreateKeyFile(keyFile, createKey, rand.Reader)
-	if err != nil {
-		return fmt.Errorf("--session-key-file: %w", err)
 	}
 	publishToken, generated, err := loadPublishToken(c)
 	if err != nil {
@@ -328,7 +339,13 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 		MaxAge: c.maxAge, MaxMsgs: c.maxMsgs, MaxBytes: c.maxBytes,
 		Replicas: c.replicas, MaxSessions: c.maxSessions,
 		SessionTTL: c.sessionTTL, SessionMemory: c.sessionStorage == "memory",
+		MaxTopicLen: c.maxTopicLen, Explicit: c.explicit,
 	})
+	if err != nil {
+		shutdownNATS()
+		return err
+	}
+	keys, err := loadSessionKeys(ctx, c, log, logger)
 	if err != nil {
 		shutdownNATS()
 		return err
@@ -344,10 +361,12 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 		Stream: c.stream, Prefix: c.prefix,
 		CacheEvents: c.cacheEvents, CacheBytes: c.cacheBytes,
 		EventsIn: m.EventsRead, CacheEventsGauge: m.CacheEvents, CacheBytesGauge: m.CacheBytes,
-		StreamInfo: func(ctx context.Context) (uint64, uint64, error) {
+		StreamInfo: func(ctx context.Context) (fanout.View, error) {
 			s, err := log.State(ctx)
-			return s.FirstSeq, s.LastSeq, err
+			return fanout.View{First: s.FirstSeq, Last: s.LastSeq, Contiguous: s.Contiguous, Created: s.Created}, err
 		},
+		AllowType:    func(t string) bool { return !edge.IsControlType(t) },
+		TypesDropped: m.ControlTypesDropped,
 	})
 	svc, err := edge.NewService(edge.Config{
 		Store: log, Live: hub, Keys: keys, PublishToken: publishToken, NodeID: nodeID,
@@ -442,7 +461,7 @@ func serveCmd(ctx context.Context, c config, opts Options) error {
 				"stream", c.stream, "prefix", c.prefix)
 			if opts.OnReady != nil {
 				go func() {
-					for _, c := range []<-chan struct{}{hub.Ready(), svc.Fenced()} {
+					for _, c := range []<-chan struct{}{hub.Ready(), svc.Started()} {
 						select {
 						case <-c:
 						case <-appCtx.Done():
@@ -579,6 +598,44 @@ func parseSync(s string) (always bool, interval time.Duration, err error) {
 		return false, 0, fmt.Errorf("--nats-sync: %q is not \"always\" or a positive duration", s)
 	}
 	return false, d, nil
+}
+
+// loadSessionKeys reads --session-key-file, or the key file in the data
+// dir. A missing key file in the data dir is generated, unless sessions
+// exist already: they were signed with the lost key, and a new one would
+// silently turn every reconnect into a new session that starts live, losing
+// the events published meanwhile. That refuses to start, unless
+// --regenerate-session-key says to go on (and it is logged).
+func loadSessionKeys(ctx context.Context, c config, log *eventlog.Log, logger *slog.Logger) (*session.Keyring, error) {
+	if c.sessionKeyFile != "" {
+		keys, err := session.LoadOrCreateKeyFile(c.sessionKeyFile, false, rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("--session-key-file: %w", err)
+		}
+		return keys, nil
+	}
+	path := filepath.Join(c.dataDir, "session.key")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		sessions, err := log.StoredSessions(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("checking for sessions before making a session key: %w", err)
+		}
+		switch {
+		case sessions > 0 && !c.regenerateSessionKey:
+			return nil, fmt.Errorf("session key %s is missing, but %d sessions exist: they were signed with it. "+
+				"Restore the file (or pass the key with --session-key-file); "+
+				"or start with --regenerate-session-key to make a new key, ending every session (clients start over without their missed events)", path, sessions)
+		case sessions > 0:
+			logger.Warn("made a new session key: every session token issued before is now invalid", "file", path, "sessions", sessions)
+		default:
+			logger.Info("made a new session key", "file", path)
+		}
+	}
+	keys, err := session.LoadOrCreateKeyFile(path, true, rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
+	}
+	return keys, nil
 }
 
 // loadPublishToken returns --publish-token, or the token stored in the data
