@@ -263,7 +263,9 @@ func (e *edge) supervise(ctx context.Context) {
 			// One failure can be a store being deleted under the request;
 			// failures in a row are worth a warning.
 			if failures++; failures > 1 && ctx.Err() == nil {
-				warn.Do(func() { e.logger.Warn("the stream or the session bucket cannot be checked", "err", err, "failures", failures) })
+				warn.Do(func() {
+					e.logger.Warn("the stream or the session bucket cannot be checked", "err", err, "failures", failures)
+				})
 			}
 			return
 		}
