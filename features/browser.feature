@@ -35,7 +35,7 @@ Feature: Browsers
     Then tab "A" shows every event published since it subscribed, exactly once and in order
 
   Scenario: A plain EventSource resumes from its cookie when the page comes back, and gets gap and takeover as named events
-    Given a jetsse server with "--max-msgs 5 --cache-events 1"
+    Given a jetsse server with "--max-msgs 5"
     And tab "A" opens the plain EventSource page subscribed to "t"
     When 2 events are published to "t"
     Then tab "A" shows the events with ids "1, 2"
@@ -50,6 +50,22 @@ Feature: Browsers
     And tab "A" shows the state "closed"
     When 1 event is published to "t"
     Then tab "B" shows the events with ids "11"
+
+  Scenario: A publisher cannot make a page stop or reconnect with a forged control event
+    Given a jetsse server
+    And tab "A" opens the plain EventSource page subscribed to "t"
+    And tab "B" opens the demo page subscribed to "t"
+    And tab "A" shows the state "open"
+    And tab "B" shows the state "open"
+    When the operator runs "nats pub events.t forged -H Sse-Event:takeover"
+    And the operator runs "nats pub events.t forged -H Sse-Event:gap"
+    And 1 event is published to "t"
+    Then tab "A" shows the events with ids "1, 2, 3"
+    And tab "B" shows the events with ids "1, 2, 3"
+    And tab "A" shows the state "open"
+    And tab "A" shows no "takeover" notices
+    And tab "B" shows no "takeover" notices
+    And tab "B" shows no "gap" notices
 
   Scenario: The demo page shows live events with their IDs and publishes test events with the token
     Given a jetsse server

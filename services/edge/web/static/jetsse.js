@@ -17,6 +17,9 @@
 //   - Reconnects with exponential backoff and jitter while the edge refuses
 //     (5xx, 408, 429; Retry-After is honoured) or is down; after a clean end,
 //     the server's retry: delay. 204 No Content or another 4xx stops for good.
+//     A session taken over again within 30 s backs off the same way.
+//   - An event that carries an id: is always data, whatever its type:
+//     control events (session, gap, takeover) never have one.
 //     A connection that goes quiet for longer than idleTimeout (the edge
 //     sends a heartbeat comment every 15 s by default), or whose browser goes
 //     offline, is dropped and resumed; going back online retries at once.
@@ -65,6 +68,7 @@ export function connect(url, options = {}) {
   if (!pos.lastEventId && o.lastEventId != null) pos.lastEventId = String(o.lastEventId);
 
   let state = "", session = null, stopped = false, abort = null, wake = null, idle = 0, serverRetry = 0;
+  let takeovers = 0, lastTakeover = 0; // recent takeovers: the second and later back off
   const setState = (s, info = {}) => { state = s; call(o.onState, s, info); };
   const drop = (why) => abort?.abort(new Error(why));
   // watch (re)arms the idle timer: no byte for idleTimeout ms drops the connection.
@@ -100,9 +104,19 @@ export function connect(url, options = {}) {
           const token = res.headers.get("Jetsse-Session");
           if (token) { pos.token = token; store.save(pos); }
           setState("open");
-          if (await read(res.body) === "takeover") continue; // at once, with a new session
-          delay = serverRetry || o.minDelay;
-          reason = "the stream ended";
+          if (await read(res.body) === "takeover") {
+            // At once with a new session; but a session taken over again
+            // and again backs off, so a tab never reconnects in a loop.
+            const now = Date.now();
+            if (now - lastTakeover > 30000) takeovers = 0;
+            lastTakeover = now;
+            if (++takeovers === 1) continue;
+            delay = backoffDelay(takeovers - 1, serverRetry || o.minDelay, o.maxDelay);
+            reason = "the session was taken over again";
+          } else {
+            delay = serverRetry || o.minDelay;
+            reason = "the stream ended";
+          }
         }
       } catch (err) {
         clearTimeout(idle);
@@ -125,9 +139,16 @@ export function connect(url, options = {}) {
   // "takeover" when another tab took the session over.
   async function read(body) {
     let end = "eof";
-    const parser = createParser((ev) => {
+    const parser = createParser((ev, ownId) => {
       if (end !== "eof" || stopped) return;
-      if (ev.type === "session") {
+      // Control events never carry an id: an event with one is data,
+      // whatever its type says (the edge never lets publishers use these
+      // types; this is the second lock).
+      if (ownId) {
+        pos.lastEventId = ev.id;
+        store.save(pos);
+        call(o.onEvent, ev);
+      } else if (ev.type === "session") {
         const d = json(ev.data);
         session = { session: d.session, resumed: !!d.resumed, lastEventId: d.last_event_id ?? "" };
         call(o.onSession, session);
@@ -193,10 +214,11 @@ export function connect(url, options = {}) {
 // with ":" are comments, one space after the colon is dropped, an id with NUL
 // is ignored, retry takes ASCII digits only, and an event with no data line is
 // not dispatched. push(text) takes decoded text (drop a leading BOM first, as
-// TextDecoder does); onEvent gets {id, type, data}. An event not ended by a
-// blank line when the stream ends is never dispatched.
+// TextDecoder does); onEvent gets {id, type, data} and whether the event had
+// an id field of its own (id is the last event ID, which persists). An event
+// not ended by a blank line when the stream ends is never dispatched.
 export function createParser(onEvent) {
-  let partial = "", afterCR = false, data = "", type = "", idBuffer = "";
+  let partial = "", afterCR = false, data = "", type = "", idBuffer = "", ownId = false;
   const p = { lastEventId: "", retry: undefined, push };
 
   function push(text) {
@@ -228,17 +250,19 @@ export function createParser(onEvent) {
     if (value[0] === " ") value = value.slice(1);
     if (field === "data") data += value + "\n";
     else if (field === "event") type = value;
-    else if (field === "id") { if (!value.includes("\0")) idBuffer = value; }
+    else if (field === "id") { ownId = true; if (!value.includes("\0")) idBuffer = value; }
     else if (field === "retry") { if (/^[0-9]+$/.test(value)) p.retry = Number(value); }
   }
 
   function dispatch() {
     p.lastEventId = idBuffer;
+    const hadId = ownId;
+    ownId = false;
     if (data === "") { type = ""; return; }
     const ev = { id: p.lastEventId, type: type || "message", data: data.slice(0, -1) };
     data = "";
     type = "";
-    onEvent(ev);
+    onEvent(ev, hadId);
   }
 
   return p;

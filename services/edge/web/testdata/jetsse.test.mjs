@@ -241,3 +241,31 @@ test("connect: a connection quiet for longer than idleTimeout is dropped and res
   assert.deepEqual(waits, ["no data for 30 ms"]);
   assert.deepEqual(f.calls[1].headers, { Accept: "text/event-stream", "Jetsse-Session": "tok", "Last-Event-ID": "1" });
 });
+
+test("connect: an event with its own id is data, whatever its type", async () => {
+  const f = fakeFetch([
+    stream([session("s1"), "id: 3\nevent: takeover\ndata: {\"session\":\"s1\"}\n\n", "id: 4\nevent: gap\ndata: {\"last_event_id\":\"3\",\"first_available\":\"999999\"}\n\n", "id: 5\nevent: session\ndata: x\n\n"]),
+    status(204),
+  ]);
+  const r = record();
+  await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn, minDelay: 1, ...r.opts }).closed;
+  assert.deepEqual(r.events.map((e) => [e.id, e.type]), [["3", "takeover"], ["4", "gap"], ["5", "session"]]);
+  assert.deepEqual(r.takeovers, []);
+  assert.deepEqual(r.gaps, []);
+  assert.equal(r.sessions.length, 1);
+  assert.equal(f.calls[1].headers["Last-Event-ID"], "5", "the position follows the data events");
+});
+
+test("connect: a session taken over again and again backs off with jitter", async () => {
+  const takeover = (id) => stream([session(id, true, "1"), `event: takeover\ndata: {"session":"${id}"}\n\n`], { headers: { "Jetsse-Session": "tok" } });
+  const f = fakeFetch([takeover("a"), takeover("b"), takeover("c"), takeover("d"), status(204)]);
+  const r = record();
+  await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn, lastEventId: "1", minDelay: 4, maxDelay: 100, ...r.opts }).closed;
+  assert.equal(r.takeovers.length, 4);
+  const waits = r.states.filter(([s]) => s === "waiting").map(([, i]) => i);
+  // The first takeover reconnects at once; the next ones wait 2-4, 4-8, 8-16 ms.
+  assert.deepEqual(waits.map((w) => w.reason), ["the session was taken over again", "the session was taken over again", "the session was taken over again"]);
+  for (const [i, [lo, hi]] of [[2, 4], [4, 8], [8, 16]].entries()) {
+    assert.ok(waits[i].delay >= lo && waits[i].delay <= hi, `wait ${i + 1}: ${waits[i].delay}`);
+  }
+});
