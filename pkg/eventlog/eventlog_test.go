@@ -3,6 +3,7 @@ package eventlog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -283,3 +284,66 @@ func TestClaimsWatch(t *testing.T) {
 }
 
 var testenvNATS = testenv.NATS
+
+// TestFirstStored: the first event the stream holds, read with a direct
+// get, through deletions, purges and an empty stream.
+func TestFirstStored(t *testing.T) {
+	l := open(t, eventlog.Config{})
+	ctx := context.Background()
+	check := func(what string, want uint64) {
+		t.Helper()
+		got, err := l.FirstStored(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got.Seq != want || got.Time.IsZero() != (want == 0) {
+			t.Fatalf("%s: first %+v, want %d", what, got, want)
+		}
+	}
+	check("new stream", 0)
+	for range 10 {
+		if _, err := l.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := l.JetStream().Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := l.FirstStored(ctx); !f.Time.Equal(m.Time) {
+		t.Fatalf("event 1 stored at %v, read %v", m.Time, f.Time)
+	}
+	check("all there", 1)
+	if err := st.DeleteMsg(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	check("the first one deleted", 2)
+	if err := st.Purge(ctx, jetstream.WithPurgeSequence(9)); err != nil {
+		t.Fatal(err)
+	}
+	check("evicted below 9", 9)
+	if err := st.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("purged", 0)
+	// Concurrent callers share reads, and each gets one made after it asked.
+	done := make(chan error, 50)
+	for range 50 {
+		go func() {
+			f, err := l.FirstStored(ctx)
+			if err == nil && f.Seq != 0 {
+				err = fmt.Errorf("first %d after the purge", f.Seq)
+			}
+			done <- err
+		}()
+	}
+	for range 50 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

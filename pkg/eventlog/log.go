@@ -120,6 +120,7 @@ type Log struct {
 	// state coalesces stream state reads (see State); limits is the stream's
 	// configuration as last read, for refusing events that cannot fit.
 	state  coalescer[StreamState]
+	first  coalescer[First]
 	limits atomic.Pointer[StreamState]
 
 	// The stream's consumer count as last read, plus the consumers this
@@ -164,7 +165,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
 	l := &Log{cfg: cfg, nc: nc, js: js, sem: make(chan struct{}, cfg.APIConcurrency)}
-	l.state.fn = l.readState
+	l.state.fn, l.first.fn = l.readState, l.readFirst
 	err = retry(ctx, func(ctx context.Context) error {
 		if err := l.provisionStream(ctx, true); err != nil {
 			return err
@@ -399,17 +400,21 @@ func (l *Log) Ensure(ctx context.Context) (Stores, error) {
 type Change struct {
 	// Store is "stream" or "bucket".
 	Store string
-	// What is "created", "deleted", "updated", "purge" or "delete" (a
-	// message).
+	// What is "created", "deleted" or "updated" (advisories, after the
+	// fact), or "purge", "delete" (a message), "update", "remove" or
+	// "create" (API requests, seen before the server carries them out).
 	What string
 }
 
 // WatchChanges calls fn (which must not block) when the stream or the
-// session bucket is created, deleted or updated, or when a purge or a
-// message deletion is asked of the stream, until ctx ends. It listens to
-// JetStream's advisories and to the API requests themselves, so a user
-// without permission to see them only makes it blind, never fail: callers
-// check the stores periodically as well.
+// session bucket is created, deleted or updated, or when a purge, a message
+// deletion, an update, a deletion or a creation is asked of the stream,
+// until ctx ends. It listens to JetStream's advisories and to the API
+// requests themselves: a request is seen as the server receives it, before
+// it is carried out, so a caller can stop trusting what it knew of the
+// stream before the change lands. A user without permission to see them
+// makes it blind, never fail: callers check the stores periodically as
+// well.
 func (l *Log) WatchChanges(ctx context.Context, fn func(Change)) error {
 	bucket := "KV_" + l.cfg.SessionBucket
 	subjects := map[string]Change{
@@ -418,6 +423,9 @@ func (l *Log) WatchChanges(ctx context.Context, fn func(Change)) error {
 		"$JS.EVENT.ADVISORY.STREAM.UPDATED." + l.cfg.Stream: {"stream", "updated"},
 		"$JS.API.STREAM.PURGE." + l.cfg.Stream:              {"stream", "purge"},
 		"$JS.API.STREAM.MSG.DELETE." + l.cfg.Stream:         {"stream", "delete"},
+		"$JS.API.STREAM.UPDATE." + l.cfg.Stream:             {"stream", "update"},
+		"$JS.API.STREAM.DELETE." + l.cfg.Stream:             {"stream", "remove"},
+		"$JS.API.STREAM.CREATE." + l.cfg.Stream:             {"stream", "create"},
 		"$JS.EVENT.ADVISORY.STREAM.CREATED." + bucket:       {"bucket", "created"},
 		"$JS.EVENT.ADVISORY.STREAM.DELETED." + bucket:       {"bucket", "deleted"},
 	}
@@ -534,8 +542,10 @@ type StreamState struct {
 	Bytes     uint64
 	Consumers int
 	// Contiguous is set when the stream holds every event from FirstSeq to
-	// LastSeq: nothing was removed from its middle (a deleted message, a
-	// purge of one subject, a per-subject limit or a message TTL).
+	// LastSeq (nothing was removed from its middle: a deleted message, a
+	// purge of one subject), and its configuration cannot remove events
+	// from the middle by itself (a per-subject limit, message TTLs or
+	// rollups): only an operator's request can make a hole then.
 	Contiguous bool
 	// Created identifies the stream: a recreated stream has another time.
 	Created time.Time
@@ -577,7 +587,7 @@ func (l *Log) readState(ctx context.Context) (StreamState, error) {
 		Msgs:       info.State.Msgs,
 		Bytes:      info.State.Bytes,
 		Consumers:  info.State.Consumers,
-		Contiguous: info.State.NumDeleted == 0,
+		Contiguous: info.State.NumDeleted == 0 && info.Config.MaxMsgsPerSubject <= 0 && !info.Config.AllowMsgTTL && !info.Config.AllowRollup,
 		Created:    info.Created,
 		MaxMsgs:    info.Config.MaxMsgs,
 		MaxBytes:   info.Config.MaxBytes,

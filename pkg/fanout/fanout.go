@@ -40,6 +40,26 @@ type Gap struct {
 	After, First uint64
 }
 
+// Trust is what a caller verified the stream held after its client asked:
+// First was its first event (everything below was evicted or purged). With
+// Whole, the caller read the whole stream (see View) and Contiguous says
+// whether every event from First on was stored; without, the hub's own
+// knowledge of the stream's middle stands in (see Observe and Suspect).
+// The ring serves a subscriber only events the caller verified.
+type Trust struct {
+	First      uint64
+	Whole      bool
+	Contiguous bool
+	// Stream, when set, is when the stream was created: it tells the
+	// stream the caller read from the one the ring holds events of.
+	Stream time.Time
+}
+
+// Trust returns what a view verifies.
+func (v View) Trust() Trust {
+	return Trust{First: v.First, Whole: true, Contiguous: v.Contiguous, Stream: v.Created}
+}
+
 // View is what the stream held at one moment, as read from JetStream.
 type View struct {
 	First, Last uint64
@@ -107,6 +127,11 @@ type Hub struct {
 	last       uint64 // last event dispatched
 	coverStart uint64 // every stream event >= coverStart (and <= last) is in the ring
 	created    time.Time
+	// contiguous: the stream was last seen with no event missing from its
+	// middle, and nothing that can make one was signalled since (epoch
+	// counts the signals, see Suspect).
+	contiguous bool
+	epoch      uint64
 	all        map[*Sub]struct{}
 	closed     bool
 
@@ -241,6 +266,7 @@ func (h *Hub) runOnce(ctx context.Context) error {
 	h.last = start - 1
 	h.coverStart = start
 	h.created = view.Created
+	h.contiguous = view.Contiguous
 	h.mu.Unlock()
 	select {
 	case <-h.restart: // asked before this start: done
@@ -301,13 +327,34 @@ func (h *Hub) reset() {
 	}
 }
 
-// Observe brings the hub in line with what the stream held at one moment:
-// events below its first sequence leave the ring; a stream with events
-// removed from its middle empties the ring (they may be among its events,
-// and purged data should not stay in memory); a stream created after the
-// one the hub reads (an operator deleted it and it was made again) makes
-// the hub start over (see Restart). A view of an older stream is ignored.
-func (h *Hub) Observe(v View) {
+// Epoch returns the number of Suspect calls so far: take it before reading
+// the stream's state, and give it to Observe with what was read.
+func (h *Hub) Epoch() uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.epoch
+}
+
+// Suspect says something may have removed events from the middle of the
+// stream (an operator's purge or message deletion, a changed
+// configuration): until a state read after this call says otherwise (see
+// Observe), the ring serves only callers that read the whole stream.
+func (h *Hub) Suspect() {
+	h.mu.Lock()
+	h.epoch++
+	h.contiguous = false
+	h.mu.Unlock()
+}
+
+// Observe brings the hub in line with what the stream held at one moment,
+// read after Epoch returned epoch: events below its first sequence leave
+// the ring; a stream with events removed from its middle empties the ring
+// (they may be among its events, and purged data should not stay in
+// memory); a stream created after the one the hub reads (an operator
+// deleted it and it was made again) makes the hub start over (see
+// Restart). A view of an older stream is ignored; a contiguous view counts
+// only if no Suspect came since epoch.
+func (h *Hub) Observe(v View, epoch uint64) {
 	h.mu.Lock()
 	switch {
 	case h.created.IsZero() || v.Created.Before(h.created):
@@ -323,6 +370,9 @@ func (h *Hub) Observe(v View) {
 		changed = h.ring.n > 0
 		h.ring.clear()
 		h.coverStart = h.last + 1
+		h.contiguous = false
+	} else if epoch == h.epoch {
+		h.contiguous = true
 	}
 	for h.ring.n > 0 && h.ring.at(0).Seq < v.First {
 		h.ring.pop()
@@ -411,7 +461,8 @@ func (h *Hub) Dispatch(ev *Event) {
 	h.subs.Match(ev.Topic, func(s *Sub) { s.enqueue(ev) })
 }
 
-// Last returns the last event ID the hub dispatched.
+// Last returns the last event ID the hub dispatched: every event up to it
+// was stored, and the hub reads on from it.
 func (h *Hub) Last() uint64 {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -433,25 +484,24 @@ type SubConfig struct {
 }
 
 // Subscribe registers a subscriber for topics whose position is after (the
-// last event ID it has). v is the stream as read after the client asked
-// (see Observe): the ring serves the events in (after, Last] only if the
-// stream held every one of them then. It returns the subscriber and the
-// matching events in (after, Last], which the caller writes before the
+// last event ID it has). t is what the caller verified the stream held
+// after its client asked: the ring serves the events in (after, Last] only
+// if the stream held every one of them then. It returns the subscriber and
+// the matching events in (after, Last], which the caller writes before the
 // subscriber's queue. ok is false, and nothing is registered, when the ring
 // cannot serve them; the caller then reads older events from JetStream and
 // tries again.
 //
 // Events in the queue may repeat ones in the backlog; the subscriber skips
 // them by sequence (see Sub.Take).
-func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, v View) (s *Sub, backlog []*Event, ok bool, err error) {
+func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, t Trust) (s *Sub, backlog []*Event, ok bool, err error) {
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 1024
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 8 << 20
 	}
-	h.Observe(v)
-	if !h.serves(after, v) {
+	if !h.serves(after, t) {
 		return nil, nil, false, nil
 	}
 	s = &Sub{
@@ -470,14 +520,14 @@ func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, v View) 
 	}
 	h.all[s] = struct{}{}
 	h.mu.Unlock()
-	for _, t := range topics.Topics() {
-		if err := h.subs.Insert(t, s); err != nil {
+	for _, tp := range topics.Topics() {
+		if err := h.subs.Insert(tp, s); err != nil {
 			s.Close()
 			return nil, nil, false, fmt.Errorf("fanout: %w", err)
 		}
 	}
 	h.mu.RLock()
-	if !h.servesLocked(after, v) {
+	if !h.servesLocked(after, t) {
 		// The ring moved on between the check and the registration.
 		h.mu.RUnlock()
 		s.Close()
@@ -500,21 +550,29 @@ func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, v View) 
 
 // serves reports whether a subscriber at position can start here: it is at
 // or beyond the last event (nothing to serve from memory), or the ring
-// holds every event after it and the stream (as v saw it) held them all.
-func (h *Hub) serves(position uint64, v View) bool {
+// holds every event after it and the stream (as the caller verified) held
+// them all.
+func (h *Hub) serves(position uint64, t Trust) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return h.servesLocked(position, v)
+	return h.servesLocked(position, t)
 }
 
-func (h *Hub) servesLocked(position uint64, v View) bool {
-	if !v.Created.Equal(h.created) {
+func (h *Hub) servesLocked(position uint64, t Trust) bool {
+	if !t.Stream.IsZero() && !t.Stream.Equal(h.created) {
 		return false
 	}
 	if position >= h.last {
 		return true
 	}
-	return v.Contiguous && position+1 >= h.coverStart && position+1 >= v.First
+	contiguous := h.contiguous
+	if t.Whole {
+		contiguous = t.Contiguous
+	}
+	if !contiguous || position+1 < h.coverStart || position+1 < t.First {
+		return false
+	}
+	return true
 }
 
 // Subscribers returns the number of registered subscribers.
@@ -578,18 +636,23 @@ func (r *ring) clear() {
 
 func (r *ring) at(i int) *Event { return r.buf[(r.head+i)%len(r.buf)] }
 
-// since returns the events with Seq > after, oldest first, in a new slice.
-func (r *ring) since(after uint64) []*Event {
-	// Binary search for the first event after `after`.
+// search returns the index of the first event with Seq >= seq.
+func (r *ring) search(seq uint64) int {
 	lo, hi := 0, r.n
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if r.at(mid).Seq <= after {
+		if r.at(mid).Seq < seq {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
+	return lo
+}
+
+// since returns the events with Seq > after, oldest first, in a new slice.
+func (r *ring) since(after uint64) []*Event {
+	lo := r.search(after + 1)
 	out := make([]*Event, 0, r.n-lo)
 	for i := lo; i < r.n; i++ {
 		out = append(out, r.at(i))

@@ -21,6 +21,16 @@ type rig struct {
 	hub *fanout.Hub
 }
 
+// trust reads the stream with STREAM.INFO, as the edge does before it
+// subscribes on its slow path, and lets the hub observe it.
+func (r *rig) trust(t *testing.T) fanout.Trust {
+	t.Helper()
+	epoch := r.hub.Epoch()
+	v := r.view(t)
+	r.hub.Observe(v, epoch)
+	return v.Trust()
+}
+
 // view reads the stream as the edge does before it subscribes.
 func (r *rig) view(t *testing.T) fanout.View {
 	t.Helper()
@@ -133,16 +143,16 @@ func TestWarmRingAndBacklog(t *testing.T) {
 	}
 	// Not covered: nothing registered.
 	for _, pos := range []uint64{5, 11} {
-		if s, _, ok, err := r.hub.Subscribe(set(t, ">"), pos, fanout.SubConfig{}, r.view(t)); ok || s != nil || err != nil {
+		if s, _, ok, err := r.hub.Subscribe(set(t, ">"), pos, fanout.SubConfig{}, r.trust(t)); ok || s != nil || err != nil {
 			t.Fatalf("position %d should not be covered", pos)
 		}
 	}
-	if s, backlog, ok, _ := r.hub.Subscribe(set(t, ">"), 12, fanout.SubConfig{}, r.view(t)); !ok || len(backlog) != 8 {
+	if s, backlog, ok, _ := r.hub.Subscribe(set(t, ">"), 12, fanout.SubConfig{}, r.trust(t)); !ok || len(backlog) != 8 {
 		t.Fatalf("position 12: ok=%v, %d events from the ring", ok, len(backlog))
 	} else {
 		s.Close()
 	}
-	s, backlog, ok, err := r.hub.Subscribe(set(t, "pre.1"), 14, fanout.SubConfig{}, r.view(t))
+	s, backlog, ok, err := r.hub.Subscribe(set(t, "pre.1"), 14, fanout.SubConfig{}, r.trust(t))
 	if err != nil || !ok {
 		t.Fatalf("subscribe at 14: ok=%v err=%v", ok, err)
 	}
@@ -165,7 +175,7 @@ func TestWarmRingAndBacklog(t *testing.T) {
 
 func TestOverlappingTopicsDeliverOnce(t *testing.T) {
 	r := newRig(t, fanout.Config{}, 0)
-	s, _, ok, _ := r.hub.Subscribe(set(t, "a.*", "*.b"), 0, fanout.SubConfig{}, r.view(t))
+	s, _, ok, _ := r.hub.Subscribe(set(t, "a.*", "*.b"), 0, fanout.SubConfig{}, r.trust(t))
 	if !ok {
 		t.Fatal("not subscribed")
 	}
@@ -180,8 +190,8 @@ func TestOverlappingTopicsDeliverOnce(t *testing.T) {
 
 func TestSlowSubscriberOverflows(t *testing.T) {
 	r := newRig(t, fanout.Config{}, 0)
-	slow, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 5}, r.view(t))
-	fast, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 100}, r.view(t))
+	slow, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 5}, r.trust(t))
+	fast, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 100}, r.trust(t))
 	defer slow.Close()
 	defer fast.Close()
 	for range 10 {
@@ -243,7 +253,7 @@ func TestStreamRecreatedEndsSubscribers(t *testing.T) {
 		r.publish(t, "t")
 	}
 	r.waitLast(t, 5)
-	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{}, r.view(t))
+	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{}, r.trust(t))
 	defer s.Close()
 	// A lower sequence than the hub's last means the stream went back.
 	r.hub.Dispatch(fanout.NewEvent(2, "t", "", []byte("x"), time.Now()))
@@ -275,7 +285,7 @@ func TestRingServesOnlyWhatTheStreamHolds(t *testing.T) {
 	if err := st.DeleteMsg(ctx, 15); err != nil {
 		t.Fatal(err)
 	}
-	if s, _, ok, _ := r.hub.Subscribe(set(t, ">"), 10, fanout.SubConfig{}, r.view(t)); ok || s != nil {
+	if s, _, ok, _ := r.hub.Subscribe(set(t, ">"), 10, fanout.SubConfig{}, r.trust(t)); ok || s != nil {
 		t.Fatal("served from the ring across a deleted message")
 	}
 	if got, want := r.hub.CoverStart(), uint64(21); got != want {
@@ -294,7 +304,8 @@ func TestRingServesOnlyWhatTheStreamHolds(t *testing.T) {
 	if v.First != 21 || !v.Contiguous {
 		t.Fatalf("view %+v after purging below 21", v)
 	}
-	s, backlog, ok, err := r.hub.Subscribe(set(t, ">"), 20, fanout.SubConfig{}, v)
+	r.hub.Observe(v, r.hub.Epoch())
+	s, backlog, ok, err := r.hub.Subscribe(set(t, ">"), 20, fanout.SubConfig{}, v.Trust())
 	if !ok || err != nil || fmt.Sprint(seqs(backlog)) != "[21 22 23]" {
 		t.Fatalf("after the hole left: ok=%v err=%v backlog %v", ok, err, seqs(backlog))
 	}
@@ -304,14 +315,14 @@ func TestRingServesOnlyWhatTheStreamHolds(t *testing.T) {
 	if err := st.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s, _, ok, _ := r.hub.Subscribe(set(t, ">"), 21, fanout.SubConfig{}, r.view(t)); ok || s != nil {
+	if s, _, ok, _ := r.hub.Subscribe(set(t, ">"), 21, fanout.SubConfig{}, r.trust(t)); ok || s != nil {
 		t.Fatal("served purged events from the ring")
 	}
 	if got := r.hub.CoverStart(); got != 24 {
 		t.Fatalf("cover start %d after a purge, want 24", got)
 	}
 	// At the end, a subscriber waits for live events.
-	s, backlog, ok, _ = r.hub.Subscribe(set(t, ">"), 23, fanout.SubConfig{}, r.view(t))
+	s, backlog, ok, _ = r.hub.Subscribe(set(t, ">"), 23, fanout.SubConfig{}, r.trust(t))
 	if !ok || len(backlog) != 0 {
 		t.Fatalf("subscribe at the end: ok=%v backlog %v", ok, seqs(backlog))
 	}
@@ -331,8 +342,8 @@ func TestSkippedEventsQueueAGap(t *testing.T) {
 		r.publish(t, "t")
 	}
 	r.waitLast(t, 2)
-	s, _, ok, _ := r.hub.Subscribe(set(t, "t"), 2, fanout.SubConfig{}, r.view(t))
-	ahead, _, ok2, _ := r.hub.Subscribe(set(t, "t"), 9, fanout.SubConfig{}, r.view(t))
+	s, _, ok, _ := r.hub.Subscribe(set(t, "t"), 2, fanout.SubConfig{}, r.trust(t))
+	ahead, _, ok2, _ := r.hub.Subscribe(set(t, "t"), 9, fanout.SubConfig{}, r.trust(t))
 	if !ok || !ok2 {
 		t.Fatal("not subscribed")
 	}
@@ -358,7 +369,7 @@ func TestRecreatedStreamRestartsTheHub(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, fanout.Config{}, 5)
 	r.waitLast(t, 5)
-	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{}, r.view(t))
+	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{}, r.trust(t))
 	defer s.Close()
 	old := r.view(t)
 	if err := r.js.DeleteStream(ctx, "EVENTS"); err != nil {
@@ -367,13 +378,13 @@ func TestRecreatedStreamRestartsTheHub(t *testing.T) {
 	if _, err := r.js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}}); err != nil {
 		t.Fatal(err)
 	}
-	r.hub.Observe(old) // a stale view changes nothing
+	r.hub.Observe(old, r.hub.Epoch()) // a stale view changes nothing
 	select {
 	case <-s.Done():
 		t.Fatal("a view of the old stream ended a subscriber")
 	default:
 	}
-	r.hub.Observe(r.view(t))
+	r.hub.Observe(r.view(t), r.hub.Epoch())
 	select {
 	case <-s.Done():
 	case <-time.After(10 * time.Second):
@@ -385,7 +396,7 @@ func TestRecreatedStreamRestartsTheHub(t *testing.T) {
 	var s2 *fanout.Sub
 	deadline := time.Now().Add(10 * time.Second)
 	for s2 == nil {
-		if sub, _, ok, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{}, r.view(t)); ok {
+		if sub, _, ok, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{}, r.trust(t)); ok {
 			s2 = sub
 		} else if time.Now().After(deadline) {
 			t.Fatal("the hub did not start over on the new stream")
@@ -419,7 +430,7 @@ func benchDispatch(b *testing.B, n int) {
 	ts, _ := topic.NewSet([]string{"t"}, topic.Limits{})
 	subs := make([]*fanout.Sub, n)
 	for i := range subs {
-		s, _, ok, err := hub.Subscribe(ts, 0, fanout.SubConfig{MaxEvents: 1 << 30, MaxBytes: 1 << 30}, fanout.View{})
+		s, _, ok, err := hub.Subscribe(ts, 0, fanout.SubConfig{MaxEvents: 1 << 30, MaxBytes: 1 << 30}, fanout.Trust{})
 		if !ok || err != nil {
 			b.Fatal(ok, err)
 		}
@@ -439,4 +450,44 @@ func benchDispatch(b *testing.B, n int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+}
+
+// TestTrustFromFirstEvent: a caller that verified only where the stream
+// starts (a direct get, not STREAM.INFO) gets the ring's events only while
+// the hub knows the stream has no hole in its middle: a Suspect withdraws
+// that until a state read after it confirms it again.
+func TestTrustFromFirstEvent(t *testing.T) {
+	r := newRig(t, fanout.Config{}, 10)
+	r.waitLast(t, 10)
+	first := fanout.Trust{First: 1}
+	served := func(tr fanout.Trust) bool {
+		s, backlog, ok, _ := r.hub.Subscribe(set(t, ">"), 4, fanout.SubConfig{}, tr)
+		if ok {
+			s.Close()
+			if fmt.Sprint(seqs(backlog)) != "[5 6 7 8 9 10]" {
+				t.Fatalf("backlog %v", seqs(backlog))
+			}
+		}
+		return ok
+	}
+	if !served(first) {
+		t.Fatal("a stream known contiguous did not serve from the ring")
+	}
+	if served(fanout.Trust{First: 6}) {
+		t.Fatal("served events below the stream's first")
+	}
+	epoch := r.hub.Epoch()
+	v := r.view(t) // read before the signal below
+	r.hub.Suspect()
+	if served(first) {
+		t.Fatal("served while a hole may have been made")
+	}
+	r.hub.Observe(v, epoch)
+	if served(first) {
+		t.Fatal("a state read before the signal restored the trust")
+	}
+	r.trust(t)
+	if !served(first) {
+		t.Fatal("a state read after the signal did not restore the trust")
+	}
 }

@@ -29,6 +29,7 @@ type Store interface {
 	sessionStore
 	Publish(ctx context.Context, topic, eventType string, data []byte, msgID string) (uint64, error)
 	State(ctx context.Context) (eventlog.StreamState, error)
+	FirstStored(ctx context.Context) (eventlog.First, error)
 	Ensure(ctx context.Context) (eventlog.Stores, error)
 	WatchChanges(ctx context.Context, fn func(eventlog.Change)) error
 	StoredSession(ctx context.Context, id string) (eventlog.Session, error)
@@ -43,8 +44,11 @@ var _ Store = (*eventlog.Log)(nil)
 
 // Live is the node's live path (pkg/fanout).
 type Live interface {
-	Subscribe(topics *topic.Set, after uint64, cfg fanout.SubConfig, v fanout.View) (*fanout.Sub, []*fanout.Event, bool, error)
-	Observe(v fanout.View)
+	Subscribe(topics *topic.Set, after uint64, cfg fanout.SubConfig, t fanout.Trust) (*fanout.Sub, []*fanout.Event, bool, error)
+	Observe(v fanout.View, epoch uint64)
+	Epoch() uint64
+	Suspect()
+	Last() uint64
 	CoverStart() uint64
 	Ready() <-chan struct{}
 	Running() bool
@@ -235,7 +239,12 @@ func (e *edge) supervise(ctx context.Context) {
 	watchers.Add(1)
 	go func() {
 		defer watchers.Done()
-		if err := e.store.WatchChanges(ctx, func(eventlog.Change) {
+		if err := e.store.WatchChanges(ctx, func(c eventlog.Change) {
+			if c.Store == "stream" {
+				// Until a state read after this says otherwise, the
+				// stream may have lost events from its middle.
+				e.live.Suspect()
+			}
 			select {
 			case changes <- struct{}{}:
 			default:
@@ -284,10 +293,11 @@ func (e *edge) supervise(ctx context.Context) {
 		known = st
 		e.storesUp.Store(true)
 		e.markStarted()
+		epoch := e.live.Epoch()
 		if state, err := e.store.State(cctx); err == nil {
-			// Trims the cache to the stream; restarts the live path on a
-			// stream made again.
-			e.live.Observe(viewOf(state))
+			// Trims the cache to the stream, confirms (or not) that it has
+			// no hole; restarts the live path on a stream made again.
+			e.live.Observe(viewOf(state), epoch)
 		}
 	}
 	check()
@@ -498,35 +508,47 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 
+	// Where the stream starts now (everything before was evicted), read
+	// while the session is looked up, for any connection that may start
+	// before the live path's last event.
+	var first chan firstStored
+	if req.HasLastEventID || req.Token != "" {
+		first = make(chan firstStored, 1)
+		go func() {
+			f, err := e.store.FirstStored(ctx)
+			first <- firstStored{f, err}
+		}()
+		defer func() {
+			if first != nil {
+				<-first
+			}
+		}()
+	}
 	sess, err := e.resolveSession(ctx, req.Token)
 	if err != nil {
 		return nil, err
 	}
-	// The stream as it is now, read after the client asked: the start
-	// position and the gap are decided against it, and the live path's
-	// cache serves only what it holds.
-	state, err := e.store.State(ctx)
-	if errors.Is(err, eventlog.ErrStreamNotFound) {
-		return nil, fmt.Errorf("%w: the stream is being made again", ErrNotReady)
-	}
-	if err != nil {
-		return nil, ErrUnavailable
-	}
-	view := viewOf(state)
-	e.live.Observe(view)
-
 	position, live := sess.position, false
 	switch {
 	case req.HasLastEventID:
 		position = lastID // the client's own position always wins
 	case !sess.resumed:
-		position, live = state.LastSeq, true
+		// Live only: from the last event this node's live path read (every
+		// event after it reaches the connection through the live path).
+		position, live = e.live.Last(), true
 	}
 	startAfter := ""
-	var gap *Gap
+	var (
+		gap   *Gap
+		trust fanout.Trust
+	)
 	if !live {
 		startAfter = formatID(position)
-		gap, position = gapAfter(position, state)
+		f := <-first
+		first = nil
+		if gap, position, trust, err = e.startAfter(ctx, position, f); err != nil {
+			return nil, err
+		}
 	}
 	if !sess.resumed {
 		sid, err := session.NewID(e.cfg.Random)
@@ -554,8 +576,7 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 		topics:      topics,
 		release:     release,
 		pos:         position,
-		view:        view,
-		streamID:    view.Created,
+		trust:       trust,
 		created:     sess.created,
 		began:       e.cfg.Now(),
 		overlapping: topics.Overlapping(),
@@ -643,6 +664,48 @@ func (e *edge) resolveSession(ctx context.Context, token string) (resolved, erro
 		r.position = max(r.position, localPos)
 	}
 	return r, nil
+}
+
+// firstStored is the stream's first event, as read for one connection.
+type firstStored struct {
+	eventlog.First
+	err error
+}
+
+// startAfter checks a connection's start position against the stream as it
+// is now, read after the client asked: whether events after it left the
+// stream (a gap, and the position it then goes on from), and what the live
+// path's cache may serve it.
+//
+// A position at or behind the live path's last event is checked against f,
+// the first event the stream holds (one direct get, shared by concurrent
+// connections, and not held up in a reconnect storm the way STREAM.INFO
+// is): below it, the events were evicted or purged. The cache serves the
+// rest while the live path knows the stream has no hole in its middle (see
+// fanout.Hub.Suspect: an operator's deletion or purge withdraws that the
+// moment it is requested). A position beyond the last event (a stream made
+// again, or a client ahead of this node), an empty stream, or a failed read
+// cost a STREAM.INFO.
+func (e *edge) startAfter(ctx context.Context, position uint64, f firstStored) (*Gap, uint64, fanout.Trust, error) {
+	if last := e.live.Last(); position <= last && f.err == nil && f.Seq > 0 {
+		if position+1 < f.Seq {
+			gap := &Gap{LastEventID: formatID(position), FirstAvailable: formatID(f.Seq)}
+			return gap, f.Seq - 1, fanout.Trust{First: f.Seq}, nil
+		}
+		return nil, position, fanout.Trust{First: f.Seq}, nil
+	}
+	epoch := e.live.Epoch()
+	state, err := e.store.State(ctx)
+	if errors.Is(err, eventlog.ErrStreamNotFound) {
+		return nil, 0, fanout.Trust{}, fmt.Errorf("%w: the stream is being made again", ErrNotReady)
+	}
+	if err != nil {
+		return nil, 0, fanout.Trust{}, ErrUnavailable
+	}
+	view := viewOf(state)
+	e.live.Observe(view, epoch)
+	gap, position := gapAfter(position, state)
+	return gap, position, view.Trust(), nil
 }
 
 // gapAfter returns the gap a connection starting after position must be

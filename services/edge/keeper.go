@@ -61,11 +61,12 @@ type keeper struct {
 	limitLog atomic.Bool    // the consumer limit was logged
 	warn     rate.Sometimes // at most one warning about failed writes a while
 
-	mu         sync.Mutex
-	pending    map[string]detachment
-	gen        uint64
-	wake       chan struct{}
-	reattached []string // sessions whose consumer may now go
+	mu          sync.Mutex
+	recreatedAt time.Time // when the bucket was last made again
+	pending     map[string]detachment
+	gen         uint64
+	wake        chan struct{}
+	reattached  []string // sessions whose consumer may now go
 }
 
 // reattachRate bounds consumer deletions for re-attached sessions.
@@ -101,7 +102,8 @@ func (k *keeper) detached(id string, d detachment) {
 
 // bucketRecreated forgets the revisions of the records pending detachments
 // were read at: the bucket was made again, and their records are written
-// anew.
+// anew. For a while, a record write that finds a newer revision checks
+// whether the record is there at all (see update).
 func (k *keeper) bucketRecreated() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -109,20 +111,27 @@ func (k *keeper) bucketRecreated() {
 		d.rev = 0
 		k.pending[id] = d
 	}
+	k.recreatedAt = k.now()
 }
 
-// update rewrites a session's record at revision rev. A record that is
-// gone (its bucket was made again, or it expired while its connection was
-// away from the bucket) was claimed by nobody since: it is written anew
-// rather than treated as lost.
+// update rewrites a session's record at revision rev. Soon after the bucket
+// was made again, a record that is gone was claimed by nobody since (its
+// connection held a revision of the old bucket): it is written anew rather
+// than treated as lost.
 func (k *keeper) update(ctx context.Context, id string, rec eventlog.Record, rev uint64) (uint64, error) {
 	nrev, err := k.store.UpdateSession(ctx, id, rec, rev)
-	if errors.Is(err, eventlog.ErrLostClaim) && rev != 0 {
+	if errors.Is(err, eventlog.ErrLostClaim) && rev != 0 && k.recentlyRecreated() {
 		if _, _, gerr := k.store.GetSession(ctx, id); errors.Is(gerr, eventlog.ErrSessionNotFound) {
 			return k.store.UpdateSession(ctx, id, rec, 0)
 		}
 	}
 	return nrev, err
+}
+
+func (k *keeper) recentlyRecreated() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !k.recreatedAt.IsZero() && k.now().Sub(k.recreatedAt) < 3*k.refresh
 }
 
 // pendingPosition returns a detached session's position not yet stored.

@@ -32,11 +32,12 @@ type Stream struct {
 	release   func() // gives the topic set back
 	filter    string // subject filter for JetStream reads ("" = whole stream)
 
-	// The reader's state, Next's goroutine only: its position, the stream
-	// as last read (and which stream it started on), and the position from
-	// which events come from the live path rather than history.
+	// The reader's state, Next's goroutine only: its position, what it
+	// verified the stream holds (what the live path's cache may serve it),
+	// which stream it reads, and the position from which events come from
+	// the live path rather than history.
 	pos       uint64
-	view      fanout.View
+	trust     fanout.Trust
 	streamID  time.Time
 	liveAfter uint64
 	sub       *fanout.Sub
@@ -205,7 +206,7 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 		sub, backlog, ok, err := st.svc.live.Subscribe(st.topics, st.pos, fanout.SubConfig{
 			MaxEvents: st.svc.cfg.Limits.QueueEvents,
 			MaxBytes:  st.svc.cfg.Limits.QueueBytes,
-		}, st.view)
+		}, st.trust)
 		if err != nil {
 			return dst, subError(err)
 		}
@@ -278,17 +279,21 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 	if cs := svc.live.CoverStart(); cs > 0 {
 		upTo = cs - 1 // sampled before the read: the read covers at least this far
 	}
+	epoch := svc.live.Epoch()
 	state, err := svc.store.State(ctx)
 	switch {
 	case errors.Is(err, eventlog.ErrStreamNotFound):
 		return dst, ErrStreamReset
 	case err != nil:
 		return dst, ErrUnavailable
+	case st.streamID.IsZero():
+		st.streamID = state.Created
 	case !state.Created.Equal(st.streamID):
 		return dst, ErrStreamReset
 	}
-	st.view = viewOf(state)
-	svc.live.Observe(st.view)
+	view := viewOf(state)
+	st.trust = view.Trust()
+	svc.live.Observe(view, epoch)
 	if g, pos := gapAfter(st.pos, state); g != nil {
 		// Evicted or purged while this connection was catching up.
 		svc.metrics.Gaps.Add(1)
