@@ -3,10 +3,12 @@ package eventlog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -32,6 +34,9 @@ func (l *Log) readFirst(ctx context.Context) (First, error) {
 	// connection's shared response inbox takes it.
 	req, _ := json.Marshal(directBatchRequest{Seq: 1, NextFor: ">"})
 	m, err := l.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+l.cfg.Stream, req)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return First{}, ErrStreamNotFound
+	}
 	if err != nil {
 		return First{}, fmt.Errorf("%w: direct get: %v", ErrUnavailable, err)
 	}
@@ -48,4 +53,29 @@ func (l *Log) readFirst(ctx context.Context) (First, error) {
 	}
 	at, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
 	return First{Seq: seq, Time: at}, nil
+}
+
+// ErrBucketNotFound: the session bucket does not exist (an operator deleted
+// it; Ensure makes it again). It wraps ErrUnavailable.
+var ErrBucketNotFound = fmt.Errorf("%w: session bucket not found", ErrUnavailable)
+
+// Present reports whether the stream and the session bucket exist and
+// answer (ErrStreamNotFound, ErrBucketNotFound, or ErrUnavailable), with a
+// direct get to each: nobody answers a stream that does not exist. It uses
+// no JetStream API request.
+func (l *Log) Present(ctx context.Context) error {
+	if _, err := l.FirstStored(ctx); err != nil {
+		return err
+	}
+	req, _ := json.Marshal(struct {
+		LastFor string `json:"last_by_subj"`
+	}{"$KV." + l.cfg.SessionBucket + ".>"})
+	_, err := l.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_"+l.cfg.SessionBucket, req)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return ErrBucketNotFound
+	case err != nil:
+		return fmt.Errorf("%w: direct get: %v", ErrUnavailable, err)
+	}
+	return nil
 }

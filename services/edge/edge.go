@@ -30,6 +30,7 @@ type Store interface {
 	Publish(ctx context.Context, topic, eventType string, data []byte, msgID string) (uint64, error)
 	State(ctx context.Context) (eventlog.StreamState, error)
 	FirstStored(ctx context.Context) (eventlog.First, error)
+	Present(ctx context.Context) error
 	Ensure(ctx context.Context) (eventlog.Stores, error)
 	WatchChanges(ctx context.Context, fn func(eventlog.Change)) error
 	StoredSession(ctx context.Context, id string) (eventlog.Session, error)
@@ -81,8 +82,11 @@ type Config struct {
 	CheckpointRate int
 	// StoreCheck is how often the stream and the session bucket are checked
 	// (and made again if an operator deleted them) when no advisory says so
-	// sooner (default 2s).
-	StoreCheck time.Duration
+	// sooner (default 2s); ChangeDelay is how long after an advisory they
+	// are checked (default 250ms: the server may still be carrying the
+	// change out).
+	StoreCheck  time.Duration
+	ChangeDelay time.Duration
 	Metrics    *Metrics
 	Logger     *slog.Logger
 	Random     io.Reader        // default crypto/rand.Reader
@@ -138,6 +142,9 @@ func NewService(cfg Config) (*Edge, error) {
 	}
 	if cfg.StoreCheck <= 0 {
 		cfg.StoreCheck = 2 * time.Second
+	}
+	if cfg.ChangeDelay <= 0 {
+		cfg.ChangeDelay = 250 * time.Millisecond
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = DiscardMetrics()
@@ -309,7 +316,7 @@ func (e *edge) supervise(ctx context.Context) {
 			// Advisories and API requests are seen before the server has
 			// finished carrying them out (a deleted stream's files may
 			// still be going): look once it surely has.
-			soon.Reset(250 * time.Millisecond)
+			soon.Reset(e.cfg.ChangeDelay)
 		case <-soon.C:
 			check()
 		case <-tick.C:
@@ -408,7 +415,7 @@ func (e *edge) Ready(ctx context.Context) error {
 	if !e.storesUp.Load() {
 		return fmt.Errorf("%w: the stream or the session bucket is missing", ErrNotReady)
 	}
-	if _, err := e.store.State(ctx); err != nil {
+	if err := e.store.Present(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil

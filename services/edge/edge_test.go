@@ -226,3 +226,32 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("other origin allowed: %q", v)
 	}
 }
+
+// TestReadyTellsAMissingStore: /readyz answers 503 the moment the stream or
+// the session bucket is gone (here the edge is told to make them again only
+// much later), not only once something else fails.
+func TestReadyTellsAMissingStore(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range []string{"EVENTS", "KV_jetsse_sessions"} {
+		t.Run(store, func(t *testing.T) {
+			svc, log := edge.StartServiceWith(t, nil, func(c *edge.Config) {
+				c.StoreCheck, c.ChangeDelay = time.Hour, time.Hour
+			})
+			h := edge.NewHTTPHandler(svc, edge.MakeEndpoints(svc), edge.HTTPConfig{})
+			ready := func() int {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+				return rec.Code
+			}
+			if got := ready(); got != http.StatusOK {
+				t.Fatalf("/readyz %d before", got)
+			}
+			if err := log.JetStream().DeleteStream(ctx, store); err != nil {
+				t.Fatal(err)
+			}
+			if got := ready(); got != http.StatusServiceUnavailable {
+				t.Fatalf("/readyz %d with %s deleted, want 503", got, store)
+			}
+		})
+	}
+}

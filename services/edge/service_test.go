@@ -17,6 +17,13 @@ import (
 // set, gives the store the service uses in place of the log.
 func StartService(t *testing.T, wrap func(*eventlog.Log) Store) (*Edge, *eventlog.Log) {
 	t.Helper()
+	return StartServiceWith(t, wrap, nil)
+}
+
+// StartServiceWith is StartService with the service's Config adjusted by
+// adjust (when set) before it starts.
+func StartServiceWith(t *testing.T, wrap func(*eventlog.Log) Store, adjust func(*Config)) (*Edge, *eventlog.Log) {
+	t.Helper()
 	_, nc := testenv.NATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	log, err := eventlog.Open(ctx, nc, eventlog.Config{SessionTTL: time.Minute})
@@ -33,7 +40,11 @@ func StartService(t *testing.T, wrap func(*eventlog.Log) Store) (*Edge, *eventlo
 			return fanout.View{First: s.FirstSeq, Last: s.LastSeq, Contiguous: s.Contiguous, Created: s.Created}, err
 		}})
 	keys, _ := session.NewKeyring([]byte(strings.Repeat("k", 32)))
-	svc, err := NewService(Config{Store: store, Live: hub, Keys: keys, NodeID: "test"})
+	cfg := Config{Store: store, Live: hub, Keys: keys, NodeID: "test"}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	svc, err := NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
