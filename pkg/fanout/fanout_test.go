@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsse/jetsse/internal/testenv"
+	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/sse"
 	"github.com/jetsse/jetsse/pkg/topic"
@@ -42,33 +43,26 @@ func (r *rig) view(t *testing.T) fanout.View {
 	return fanout.View{First: info.State.FirstSeq, Last: info.State.LastSeq, Contiguous: info.State.NumDeleted == 0, Created: info.Created}
 }
 
-// newRig starts a real JetStream stream "EVENTS" on "events.>" with the
-// given events already published, and a hub reading it.
+// newRig starts a real JetStream stream "EVENTS" on "events.>" (through
+// pkg/eventlog, as the edge does) with the given events already published,
+// and a hub reading it.
 func newRig(t *testing.T, cfg fanout.Config, pre int) *rig {
 	t.Helper()
 	_, nc := testenv.NATS(t)
-	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}})
+	log, err := eventlog.Open(ctx, nc, eventlog.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	js, _ := jetstream.New(nc)
 	r := &rig{js: js}
 	for i := range pre {
 		r.publish(t, fmt.Sprintf("pre.%d", i%2))
 	}
-	cfg.Stream, cfg.Prefix = "EVENTS", "events"
-	cfg.StreamInfo = func(ctx context.Context) (fanout.View, error) {
-		info, err := st.Info(ctx)
-		if err != nil {
-			return fanout.View{}, err
-		}
-		return fanout.View{First: info.State.FirstSeq, Last: info.State.LastSeq, Contiguous: info.State.NumDeleted == 0, Created: info.Created}, nil
-	}
-	r.hub = fanout.New(js, cfg)
+	r.hub = fanout.New(cfg)
 	hctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- r.hub.Run(hctx) }()
+	go func() { done <- r.hub.Run(hctx, log.LiveSource()) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -424,9 +418,7 @@ func BenchmarkDispatch10000(b *testing.B) {
 // (the sockets are not part of it). ns/op divided by n is the cost per
 // delivery.
 func benchDispatch(b *testing.B, n int) {
-	_, nc := testenv.NATS(b)
-	js, _ := jetstream.New(nc)
-	hub := fanout.New(js, fanout.Config{CacheEvents: 1024})
+	hub := fanout.New(fanout.Config{CacheEvents: 1024})
 	ts, _ := topic.NewSet([]string{"t"}, topic.Limits{})
 	subs := make([]*fanout.Sub, n)
 	for i := range subs {

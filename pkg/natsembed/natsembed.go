@@ -1,7 +1,6 @@
 // Package natsembed runs a nats-server with JetStream inside the jetsse
-// process: options in, a ready *server.Server out, and an oklog/run actor
-// that shuts it down. It creates no streams and holds no application
-// configuration.
+// process: options in, a ready *server.Server out; the caller shuts it
+// down. It creates no streams and holds no application configuration.
 package natsembed
 
 import (
@@ -54,8 +53,7 @@ type Config struct {
 var ErrNotReady = errors.New("natsembed: server not ready")
 
 // Start starts the server and waits until it accepts connections and its
-// JetStream is running. The caller owns the server and must shut it down
-// (see Actor).
+// JetStream is running. The caller owns the server and must shut it down.
 func Start(ctx context.Context, cfg Config) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName:   cfg.ServerName,
@@ -141,24 +139,6 @@ func ClientURL(ns *server.Server) string {
 		return ""
 	}
 	return ns.ClientURL()
-}
-
-// Actor returns an oklog/run actor pair for ns: execute blocks until the
-// server shuts down; interrupt waits for before (if non-nil) to be closed,
-// so the server outlives the parts that still need it while draining, then
-// shuts the server down.
-func Actor(ns *server.Server, before <-chan struct{}) (execute func() error, interrupt func(error)) {
-	execute = func() error {
-		ns.WaitForShutdown()
-		return nil
-	}
-	interrupt = func(error) {
-		if before != nil {
-			<-before
-		}
-		ns.Shutdown()
-	}
-	return execute, interrupt
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// Domain errors. The HTTP transport maps them to status codes in one place
-// (errorStatus).
+// Domain errors. A transport maps them to its own answers in one place (the
+// HTTP transport: errorStatus); logs and metrics classify them by Outcome.
 var (
 	// ErrUnauthorized: a publish without the right token.
 	ErrUnauthorized = errors.New("missing or invalid publish token")
@@ -40,3 +40,29 @@ func (e *InputError) Error() string { return fmt.Sprintf("%s: %v", e.Field, e.Er
 func (e *InputError) Unwrap() error { return e.Err }
 
 func inputError(field string, err error) error { return &InputError{Field: field, Err: err} }
+
+// Outcome names what an error means for the request: "bad_request",
+// "unauthorized", "too_large", "draining", "unavailable", or "error" (a
+// fault of the edge). Logs and metrics use it; nil is "ok".
+func Outcome(err error) string {
+	var in *InputError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &in):
+		return "bad_request"
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, ErrDraining):
+		return "draining"
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotReady):
+		return "unavailable"
+	}
+	return "error"
+}
+
+// serverSide reports whether an outcome is the edge's trouble rather than
+// the client's (worth a warning in the log).
+func serverSide(outcome string) bool { return outcome == "unavailable" || outcome == "error" }

@@ -36,7 +36,7 @@ func (h *hookedLog) GetSession(ctx context.Context, id string) (eventlog.Record,
 // record: it would replay everything since the session's creation.
 func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	var store *hookedLog
-	svc, _ := StartService(t, func(log *eventlog.Log) Store {
+	svc, _ := startService(t, func(log *eventlog.Log) Store {
 		store = &hookedLog{Log: log, gate: make(chan struct{})}
 		return store
 	})
@@ -52,7 +52,7 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		}
 	}
 	// The connection wrote events 1-3 (no socket: written counts as had).
-	first.Delivered(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
+	first.Wrote(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
 
 	// The connection ends; storing its detachment is held up, so the
 	// reconnect finds it pending, then reads the record (still position 0),
@@ -61,7 +61,7 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	storeNow := func(id string) {
 		close(store.gate)
 		waitUntil(t, "the detachment stored", func() bool {
-			_, pending := svc.keeper.pendingPosition(id)
+			_, pending := svc.recorder.pendingPosition(id)
 			return !pending
 		})
 	}

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,30 +10,31 @@ import (
 
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
-	"github.com/jetsse/jetsse/pkg/jetssev1"
-	"github.com/jetsse/jetsse/pkg/sse"
 	"github.com/jetsse/jetsse/pkg/topic"
 )
 
 // Stream is one connection's flow of events for a session: first the
 // history it missed (from this node's cache or from JetStream), then live
-// events, in stream order, each once. One goroutine drives it with Next and
-// reports progress with Delivered; Close detaches it. The takeover, drain
-// and fence signals may arrive from any goroutine.
+// events, in stream order, each once. One goroutine drives it, with Next
+// (or Poll once it is live) and Wrote; Close detaches it. A takeover or a
+// drain may arrive from any goroutine.
+//
+// The events Next and Poll return are shared frames; an event with a Gap
+// is not an event but a gap the client must be told of, in its place.
 type Stream struct {
 	// Session is what the client is told first.
 	Session SessionInfo
 
 	svc       *edge
 	sessionID string
-	owner     string // this connection in fence claims
+	claim     string // this connection's name in the session's claims
 	topics    *topic.Set
 	release   func() // gives the topic set back
 	filter    string // subject filter for JetStream reads ("" = whole stream)
 
-	// The reader's state, Next's goroutine only: its position, what it
+	// The reader's state, its goroutine only: its position, what it
 	// verified the stream holds (what the live path's cache may serve it),
-	// which stream it reads, and the position from which events come from
+	// which stream it reads, and the position after which events come from
 	// the live path rather than history.
 	pos       uint64
 	trust     fanout.Trust
@@ -48,16 +48,20 @@ type Stream struct {
 	overlapping bool
 
 	// rev is the revision of the session record this connection last
-	// wrote (0 while its claim is in flight). newestSeen is guarded by the
-	// registry's mutex.
+	// wrote (0 while its claim is being stored). newestSeen is guarded by
+	// the registry's mutex.
 	rev        atomic.Uint64
 	newestSeen uint64
 
-	delivered atomic.Uint64 // highest event ID flushed to the client
-	acks      *ackTracker   // what the client surely had
-	recorded  atomic.Uint64 // highest position written to the record
-	lastWrite atomic.Int64  // unix nanos of the last record write
-	lagSample uint32
+	// Positions: written is the highest event ID written to the socket;
+	// acks maps writes to what the client surely had (the position to
+	// record); recorded is the highest position written to the session's
+	// record, at recordedAt (unix nanos).
+	written    atomic.Uint64
+	acks       *ackTracker
+	recorded   atomic.Uint64
+	recordedAt atomic.Int64
+	lagSample  uint32
 
 	onSignal     atomic.Pointer[func()] // called on takeover and drain
 	stopping     atomic.Bool            // takeoverCh or drainCh is closed
@@ -106,9 +110,8 @@ func (st *Stream) PollOnly() {
 
 // SetWake makes the stream call f (which must not block) whenever it may
 // have something to do: events queued, a takeover, a drain, or the end of
-// its subscription. It is for a connection driven by Poll (see PollOnly),
-// and only once the stream is Live. It is safe to call while the stream
-// closes.
+// its subscription. It is for a stream driven by Poll (see PollOnly), and
+// only once it is Live. It is safe to call while the stream closes.
 func (st *Stream) SetWake(f func()) {
 	st.onSignal.Store(&f)
 	st.sub.SetNotify(f)
@@ -127,17 +130,16 @@ func (st *Stream) Poll(dst []*fanout.Event) ([]*fanout.Event, error) {
 	if err != nil {
 		return dst, st.subError(err)
 	}
-	st.markGaps(dst[n:])
+	st.countGaps(dst[n:])
 	return dst, nil
 }
 
-// markGaps turns the live path's gap markers into gap events: events left
-// the stream before this node read them, and the client is told so.
-func (st *Stream) markGaps(events []*fanout.Event) {
-	for i, ev := range events {
-		if g := ev.Gap; g != nil {
+// countGaps counts the live path's gap markers: events left the stream
+// before this node read them, and the client is told so.
+func (st *Stream) countGaps(events []*fanout.Event) {
+	for _, ev := range events {
+		if ev.Gap != nil {
 			st.svc.metrics.Gaps.Add(1)
-			events[i] = controlEvent(gapFrame(Gap{LastEventID: formatID(g.After), FirstAvailable: formatID(g.First)}))
 		}
 	}
 }
@@ -197,11 +199,50 @@ func subError(err error) error {
 // until there is something to write, idle passes (it then returns dst
 // unchanged and a nil error: time for a heartbeat), or the stream ends: it
 // then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset or
-// the context's error. Events with Seq 0 are control frames (gap).
+// the context's error.
 func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Duration) ([]*fanout.Event, error) {
 	if err := st.ended(ctx); err != nil {
 		return dst, err
 	}
+	if st.sub == nil {
+		n := len(dst)
+		var err error
+		if dst, err = st.catchUp(ctx, dst); err != nil || len(dst) > n || st.sub == nil {
+			return dst, err
+		}
+	}
+	if st.timer == nil {
+		st.timer = time.NewTimer(idle)
+	} else {
+		st.timer.Reset(idle)
+	}
+	for {
+		n := len(dst)
+		if dst = st.sub.Take(dst); len(dst) > n {
+			st.countGaps(dst[n:])
+			return dst, nil
+		}
+		select {
+		case <-st.sub.Notify():
+		case <-st.sub.Done():
+			return dst, st.subError(st.sub.Err())
+		case <-st.takeoverCh:
+			return dst, ErrTakenOver
+		case <-st.drainCh:
+			return dst, ErrDraining
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		case <-st.timer.C:
+			return dst, nil
+		}
+	}
+}
+
+// catchUp brings a stream that is not live yet closer: it subscribes to the
+// live path when the live path's cache can serve what the client missed
+// (appending those events), or else reads the next batch of history from
+// JetStream.
+func (st *Stream) catchUp(ctx context.Context, dst []*fanout.Event) ([]*fanout.Event, error) {
 	for st.sub == nil {
 		sub, backlog, ok, err := st.svc.live.Subscribe(st.topics, st.pos, fanout.SubConfig{
 			MaxEvents: st.svc.cfg.Limits.QueueEvents,
@@ -219,10 +260,7 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 			}
 			// From here on events come from the live path.
 			st.liveAfter = st.pos
-			if len(dst) > 0 {
-				return dst, nil
-			}
-			break
+			return dst, nil
 		}
 		n := len(dst)
 		dst, err = st.readHistory(ctx, dst)
@@ -240,32 +278,7 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 			cancel()
 		}
 	}
-
-	if st.timer == nil {
-		st.timer = time.NewTimer(idle)
-	} else {
-		st.timer.Reset(idle)
-	}
-	for {
-		n := len(dst)
-		if dst = st.sub.Take(dst); len(dst) > n {
-			st.markGaps(dst[n:])
-			return dst, nil
-		}
-		select {
-		case <-st.sub.Notify():
-		case <-st.sub.Done():
-			return dst, st.subError(st.sub.Err())
-		case <-st.takeoverCh:
-			return dst, ErrTakenOver
-		case <-st.drainCh:
-			return dst, ErrDraining
-		case <-ctx.Done():
-			return dst, ctx.Err()
-		case <-st.timer.C:
-			return dst, nil
-		}
-	}
+	return dst, nil
 }
 
 // readHistory reads one batch of events older than this node's cache from
@@ -291,14 +304,14 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 	case !state.Created.Equal(st.streamID):
 		return dst, ErrStreamReset
 	}
-	view := viewOf(state)
+	view := state.View()
 	st.trust = view.Trust()
 	svc.live.Observe(view, epoch)
 	if g, pos := gapAfter(st.pos, state); g != nil {
 		// Evicted or purged while this connection was catching up.
 		svc.metrics.Gaps.Add(1)
 		st.pos = pos
-		return append(dst, controlEvent(gapFrame(*g))), nil
+		return append(dst, &fanout.Event{Gap: g}), nil
 	}
 	msgs, more, err := svc.store.ReadBatch(ctx, st.pos, st.filter, svc.cfg.Limits.ReplayBatch, 0)
 	if err != nil && len(msgs) == 0 {
@@ -324,10 +337,10 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 	return dst, nil
 }
 
-// Delivered records that n bytes were written to the client at now (unix
+// Wrote records that n bytes were written to the client at now (unix
 // nanos), completing batch: nil for a write that completed no event (a
 // heartbeat, or the part of a write that fit the socket).
-func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
+func (st *Stream) Wrote(n int, batch []*fanout.Event, now int64) {
 	var last *fanout.Event
 	events := 0
 	for _, ev := range batch {
@@ -341,8 +354,8 @@ func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
 		return
 	}
 	st.acks.wrote(n, last.Seq, now)
-	if last.Seq > st.delivered.Load() {
-		st.delivered.Store(last.Seq)
+	if last.Seq > st.written.Load() {
+		st.written.Store(last.Seq)
 	}
 	st.svc.delivered.Add(uint64(events))
 	// Sample the lag of live delivery: one batch in 8 per connection.
@@ -361,7 +374,7 @@ func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
 // recorded. It is idempotent.
 func (st *Stream) Close() {
 	st.closeOnce.Do(func() {
-		st.freezeAcks()
+		st.FreezeAcks()
 		if st.sub != nil {
 			st.sub.Close()
 		}
@@ -370,9 +383,9 @@ func (st *Stream) Close() {
 		}
 		// Queued under the registry's lock: a reconnect looking for this
 		// session's position finds it attached or pending, never neither.
-		st.svc.reg.detachThen(st, func() {
+		st.svc.reg.releaseThen(st, func() {
 			if st.rev.Load() != 0 {
-				st.svc.keeper.detached(st.sessionID, detachment{
+				st.svc.recorder.detached(st.sessionID, detachment{
 					rec:         st.record(st.ackedPosition()),
 					rev:         st.rev.Load(),
 					overlapping: st.overlapping,
@@ -385,11 +398,12 @@ func (st *Stream) Close() {
 	})
 }
 
-// trackAcks makes the stream's recorded positions follow what the peer of
-// conn acknowledged (see ackTracker), where the system can tell.
-func (st *Stream) trackAcks(conn net.Conn) {
-	if f := bytesAcked(conn); f != nil {
-		st.acks.setAcked(f)
+// TrackAcks makes the positions recorded for the session follow what the
+// client's TCP stack acknowledged: acked reports that (see
+// pkg/platform.AckedBytes). Without it, positions are what was written.
+func (st *Stream) TrackAcks(acked func() (bytes uint64, reset bool, ok bool)) {
+	if acked != nil {
+		st.acks.setAcked(acked)
 	}
 }
 
@@ -397,34 +411,13 @@ func (st *Stream) trackAcks(conn net.Conn) {
 // the client surely had (see ackTracker).
 func (st *Stream) ackedPosition() uint64 { return st.acks.position() }
 
-// freezeAcks fixes that position when the connection ends.
-func (st *Stream) freezeAcks() { st.acks.freeze() }
+// FreezeAcks fixes that position; call it when the connection ends (the
+// socket cannot be asked after that).
+func (st *Stream) FreezeAcks() { st.acks.freeze() }
 
 // record is the session's record while this connection holds it.
 func (st *Stream) record(position uint64) eventlog.Record {
-	return eventlog.Record{Owner: st.owner, Position: position, Created: st.created, Topics: st.topics.Topics()}
-}
-
-// SessionFrame is the first event of a connection: event "session".
-func (st *Stream) SessionFrame() []byte {
-	return sse.AppendEvent(nil, sse.Event{Type: "session", Data: appendWire(nil, sessionEvent(st.Session))})
-}
-
-// TakeoverFrame tells a connection a newer one took its session.
-func (st *Stream) TakeoverFrame() []byte {
-	return sse.AppendEvent(nil, sse.Event{Type: "takeover", Data: appendWire(nil, &jetssev1.TakeoverEvent{Session: st.sessionID})})
-}
-
-func gapFrame(g Gap) []byte {
-	return sse.AppendEvent(nil, sse.Event{Type: "gap", Data: appendWire(nil, gapEvent(g))})
-}
-
-// GapFrame returns the gap event to send before any replayed event, or nil.
-func (st *Stream) GapFrame() []byte {
-	if st.Session.Gap == nil {
-		return nil
-	}
-	return gapFrame(*st.Session.Gap)
+	return eventlog.Record{Claim: st.claim, Position: position, Created: st.created, Topics: st.topics.Topics()}
 }
 
 func formatID(seq uint64) string { return strconv.FormatUint(seq, 10) }

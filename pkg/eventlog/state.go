@@ -8,9 +8,79 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// StreamState is the stream's current state and configured limits.
+type StreamState struct {
+	FirstSeq  uint64
+	LastSeq   uint64
+	Msgs      uint64
+	Bytes     uint64
+	Consumers int
+	// Contiguous is set when the stream holds every event from FirstSeq to
+	// LastSeq (nothing was removed from its middle: a deleted message, a
+	// purge of one subject), and its configuration cannot remove events
+	// from the middle by itself (a per-subject limit, message TTLs or
+	// rollups): only an operator's request can make a hole then.
+	Contiguous bool
+	// Created identifies the stream: a recreated stream has another time.
+	Created time.Time
+
+	MaxMsgs    int64 // -1: unbounded
+	MaxBytes   int64 // -1: unbounded
+	MaxAge     time.Duration
+	MaxMsgSize int32 // -1: only the server's limit
+}
+
+// View is what the live path needs of the state.
+func (s StreamState) View() fanout.View {
+	return fanout.View{First: s.FirstSeq, Last: s.LastSeq, Contiguous: s.Contiguous, Created: s.Created}
+}
+
+// State returns the stream's state, read by a STREAM.INFO request that
+// started after the call: never a state older than the caller's question.
+// Concurrent callers share requests: while one is in flight, those who come
+// wait for the next one, so there are at most two in flight from a node
+// however many connections ask. A missing stream is ErrStreamNotFound.
+func (l *Log) State(ctx context.Context) (StreamState, error) {
+	return l.state.do(ctx)
+}
+
+func (l *Log) readState(ctx context.Context) (StreamState, error) {
+	var info *jetstream.StreamInfo
+	err := l.api(ctx, func() error {
+		s, err := l.js.Stream(ctx, l.cfg.Stream)
+		if err != nil {
+			return err
+		}
+		info = s.CachedInfo()
+		return nil
+	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return StreamState{}, ErrStreamNotFound
+	}
+	if err != nil {
+		return StreamState{}, fmt.Errorf("%w: stream info: %v", ErrUnavailable, err)
+	}
+	st := StreamState{
+		FirstSeq:   info.State.FirstSeq,
+		LastSeq:    info.State.LastSeq,
+		Msgs:       info.State.Msgs,
+		Bytes:      info.State.Bytes,
+		Consumers:  info.State.Consumers,
+		Contiguous: info.State.NumDeleted == 0 && info.Config.MaxMsgsPerSubject <= 0 && !info.Config.AllowMsgTTL && !info.Config.AllowRollup,
+		Created:    info.Created,
+		MaxMsgs:    info.Config.MaxMsgs,
+		MaxBytes:   info.Config.MaxBytes,
+		MaxAge:     info.Config.MaxAge,
+		MaxMsgSize: info.Config.MaxMsgSize,
+	}
+	l.limits.Store(&st)
+	return st, nil
+}
 
 // First is the first event the stream holds: everything below it was
 // evicted or purged.

@@ -1,4 +1,4 @@
-package edge_test
+package httptransport_test
 
 import (
 	"bufio"
@@ -12,27 +12,50 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/internal/edgetest"
 	"github.com/jetsse/jetsse/services/edge"
+	"github.com/jetsse/jetsse/services/edge/httptransport"
 )
 
+// startService runs the real service over an embedded JetStream until the
+// test ends, with its Config adjusted by adjust (when set), and waits until
+// it is ready.
+func startService(t *testing.T, adjust func(*edge.Config)) (*edge.Edge, edgetest.Deps) {
+	t.Helper()
+	d := edgetest.Start(t)
+	cfg := edge.Config{Store: d.Log, Live: d.Hub, Keys: d.Keys, NodeID: "test"}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	svc, err := edge.NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgetest.Run(t, svc.Run)
+	edgetest.Wait(t, "the service", svc.Started())
+	if err := svc.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return svc, d
+}
+
 type rig struct {
-	svc *edge.Edge
-	log *eventlog.Log
-	cfg edge.HTTPConfig
+	svc  *edge.Edge
+	deps edgetest.Deps
+	cfg  httptransport.Config
 }
 
 // newRig wires the real service over an embedded JetStream.
-func newRig(t *testing.T, httpCfg edge.HTTPConfig) (*rig, http.Handler) {
+func newRig(t *testing.T, httpCfg httptransport.Config) (*rig, http.Handler) {
 	t.Helper()
-	svc, log := edge.StartService(t, nil)
+	svc, deps := startService(t, nil)
 	httpCfg.PublishToken = "tok"
 	httpCfg.Draining = svc.Draining
-	return &rig{svc: svc, log: log, cfg: httpCfg}, edge.NewHTTPHandler(svc, edge.MakeEndpoints(svc), httpCfg)
+	return &rig{svc: svc, deps: deps, cfg: httpCfg}, httptransport.NewHandler(svc, edge.MakeEndpoints(svc), httpCfg)
 }
 
 func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
-	_, h := newRig(t, edge.HTTPConfig{})
+	_, h := newRig(t, httptransport.Config{})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	cases := []struct {
@@ -60,7 +83,7 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 }
 
 func TestDrainingRefusesNewRequests(t *testing.T) {
-	r, h := newRig(t, edge.HTTPConfig{Heartbeat: 50 * time.Millisecond})
+	r, h := newRig(t, httptransport.Config{Heartbeat: 50 * time.Millisecond})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -117,7 +140,7 @@ func TestDrainingRefusesNewRequests(t *testing.T) {
 
 func cookieOf(resp *http.Response) *http.Cookie {
 	for _, c := range resp.Cookies() {
-		if c.Name == edge.CookieName {
+		if c.Name == httptransport.CookieName {
 			return c
 		}
 	}
@@ -126,7 +149,7 @@ func cookieOf(resp *http.Response) *http.Cookie {
 
 func TestSessionCookieAttributes(t *testing.T) {
 	t.Run("TLS makes it Secure", func(t *testing.T) {
-		_, h := newRig(t, edge.HTTPConfig{})
+		_, h := newRig(t, httptransport.Config{})
 		srv := httptest.NewTLSServer(h)
 		defer srv.Close()
 		client := srv.Client()
@@ -140,12 +163,12 @@ func TestSessionCookieAttributes(t *testing.T) {
 		if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
 			t.Fatalf("cookie %+v", c)
 		}
-		if c.Value != resp.Header.Get(edge.SessionHeader) {
+		if c.Value != resp.Header.Get(httptransport.SessionHeader) {
 			t.Fatalf("cookie and header carry different tokens")
 		}
 	})
 	t.Run("SameSite=None is always Secure", func(t *testing.T) {
-		_, h := newRig(t, edge.HTTPConfig{CookieSameSite: http.SameSiteNoneMode})
+		_, h := newRig(t, httptransport.Config{CookieSameSite: http.SameSiteNoneMode})
 		srv := httptest.NewServer(h)
 		defer srv.Close()
 		resp, err := http.Get(srv.URL + "/events?topic=a")
@@ -158,7 +181,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		}
 	})
 	t.Run("a session carried in the header leaves the cookie jar alone", func(t *testing.T) {
-		_, h := newRig(t, edge.HTTPConfig{})
+		_, h := newRig(t, httptransport.Config{})
 		srv := httptest.NewServer(h)
 		defer srv.Close()
 		resp, err := http.Get(srv.URL + "/events?topic=a")
@@ -167,7 +190,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		}
 		resp.Body.Close()
 		req, _ := http.NewRequest("GET", srv.URL+"/events?topic=a", nil)
-		req.Header.Set(edge.SessionHeader, resp.Header.Get(edge.SessionHeader))
+		req.Header.Set(httptransport.SessionHeader, resp.Header.Get(httptransport.SessionHeader))
 		resp2, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -176,14 +199,14 @@ func TestSessionCookieAttributes(t *testing.T) {
 		if c := cookieOf(resp2); c != nil {
 			t.Fatalf("cookie set for a header session: %+v", c)
 		}
-		if resp2.Header.Get(edge.SessionHeader) == "" {
+		if resp2.Header.Get(httptransport.SessionHeader) == "" {
 			t.Fatal("no Jetsse-Session header")
 		}
 	})
 }
 
 func TestCORS(t *testing.T) {
-	_, h := newRig(t, edge.HTTPConfig{CORSOrigins: []string{"https://app.example"}})
+	_, h := newRig(t, httptransport.Config{CORSOrigins: []string{"https://app.example"}})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -200,7 +223,7 @@ func TestCORS(t *testing.T) {
 	if resp.StatusCode != 204 || hd.Get("Access-Control-Allow-Origin") != "https://app.example" ||
 		hd.Get("Access-Control-Allow-Credentials") != "true" ||
 		!strings.Contains(hd.Get("Access-Control-Allow-Headers"), "Last-Event-ID") ||
-		!strings.Contains(hd.Get("Access-Control-Allow-Headers"), edge.SessionHeader) {
+		!strings.Contains(hd.Get("Access-Control-Allow-Headers"), httptransport.SessionHeader) {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, hd)
 	}
 
@@ -212,7 +235,7 @@ func TestCORS(t *testing.T) {
 	}
 	resp.Body.Close()
 	if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
-		resp.Header.Get("Access-Control-Expose-Headers") != edge.SessionHeader {
+		resp.Header.Get("Access-Control-Expose-Headers") != httptransport.SessionHeader {
 		t.Fatalf("allowed origin: %v", resp.Header)
 	}
 
@@ -234,10 +257,10 @@ func TestReadyTellsAMissingStore(t *testing.T) {
 	ctx := context.Background()
 	for _, store := range []string{"EVENTS", "KV_jetsse_sessions"} {
 		t.Run(store, func(t *testing.T) {
-			svc, log := edge.StartServiceWith(t, nil, func(c *edge.Config) {
+			svc, deps := startService(t, func(c *edge.Config) {
 				c.StoreCheck, c.ChangeDelay = time.Hour, time.Hour
 			})
-			h := edge.NewHTTPHandler(svc, edge.MakeEndpoints(svc), edge.HTTPConfig{})
+			h := httptransport.NewHandler(svc, edge.MakeEndpoints(svc), httptransport.Config{})
 			ready := func() int {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
@@ -246,7 +269,7 @@ func TestReadyTellsAMissingStore(t *testing.T) {
 			if got := ready(); got != http.StatusOK {
 				t.Fatalf("/readyz %d before", got)
 			}
-			if err := log.JetStream().DeleteStream(ctx, store); err != nil {
+			if err := deps.JS.DeleteStream(ctx, store); err != nil {
 				t.Fatal(err)
 			}
 			if got := ready(); got != http.StatusServiceUnavailable {

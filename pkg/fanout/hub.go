@@ -1,9 +1,10 @@
-// Package fanout is jetsse's live path: one JetStream ordered consumer per
-// edge node reads every event of the stream once, encodes its SSE frame
-// once, keeps the most recent events in a bounded in-memory ring, and fans
-// each event out by subject to the bounded queues of the node's
-// subscribers. A subscriber that lets its queue fill is cut off, never
-// waited for.
+// Package fanout is jetsse's live path, in memory: a Hub reads every event
+// of the stream once from a Source (pkg/eventlog's ordered consumer in the
+// edge), encodes its SSE frame once, keeps the most recent events in a
+// bounded ring, and fans each event out by topic (nats-server's sublist) to
+// the bounded queues of the node's subscribers. A subscriber that lets its
+// queue fill is cut off, never waited for. It knows nothing of NATS: tests
+// and benchmarks drive it with Dispatch.
 package fanout
 
 import (
@@ -16,85 +17,13 @@ import (
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/kit/metrics/discard"
 	"github.com/nats-io/nats-server/v2/server/gsl"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetsse/jetsse/pkg/sse"
+	"github.com/jetsse/jetsse/internal/defaults"
 	"github.com/jetsse/jetsse/pkg/topic"
-)
-
-// Event is one event of the stream, shared read-only by every subscriber.
-// An Event with a Gap is not an event of the stream but a marker in a
-// subscriber's queue: the events after Gap.After and before Gap.First left
-// the stream before the hub read them.
-type Event struct {
-	Seq   uint64
-	Topic string    // subject without the stream prefix
-	Frame []byte    // the complete SSE frame: id, event, data lines, blank line
-	Time  time.Time // when JetStream stored it
-	Gap   *Gap
-}
-
-// Gap says that the events after After and before First can no longer be
-// delivered.
-type Gap struct {
-	After, First uint64
-}
-
-// Trust is what a caller verified the stream held after its client asked:
-// First was its first event (everything below was evicted or purged). With
-// Whole, the caller read the whole stream (see View) and Contiguous says
-// whether every event from First on was stored; without, the hub's own
-// knowledge of the stream's middle stands in (see Observe and Suspect).
-// The ring serves a subscriber only events the caller verified.
-type Trust struct {
-	First      uint64
-	Whole      bool
-	Contiguous bool
-	// Stream, when set, is when the stream was created: it tells the
-	// stream the caller read from the one the ring holds events of.
-	Stream time.Time
-}
-
-// Trust returns what a view verifies.
-func (v View) Trust() Trust {
-	return Trust{First: v.First, Whole: true, Contiguous: v.Contiguous, Stream: v.Created}
-}
-
-// View is what the stream held at one moment, as read from JetStream.
-type View struct {
-	First, Last uint64
-	// Contiguous: the stream held every event from First to Last (nothing
-	// was removed from its middle).
-	Contiguous bool
-	// Created identifies the stream; a recreated one has a later time.
-	Created time.Time
-}
-
-// NewEvent encodes an event's SSE frame.
-func NewEvent(seq uint64, topic, eventType string, data []byte, stored time.Time) *Event {
-	return &Event{
-		Seq:   seq,
-		Topic: topic,
-		Frame: sse.AppendEventWithSeq(make([]byte, 0, len(data)+32+len(eventType)), seq, eventType, data),
-		Time:  stored,
-	}
-}
-
-// Errors a subscription ends with.
-var (
-	// ErrOverflow: the subscriber's queue filled up; it fell behind.
-	ErrOverflow = errors.New("fanout: subscriber fell behind")
-	// ErrReset: the stream went backwards (it was recreated); positions
-	// held by subscribers are no longer meaningful.
-	ErrReset = errors.New("fanout: stream was reset")
-	// ErrClosed: the hub stopped.
-	ErrClosed = errors.New("fanout: hub stopped")
 )
 
 // Config configures a Hub.
 type Config struct {
-	Stream string
-	Prefix string
 	// CacheEvents and CacheBytes bound the ring of recent events (defaults
 	// 16,384 events and 64 MiB).
 	CacheEvents int
@@ -104,9 +33,6 @@ type Config struct {
 	EventsIn         metrics.Counter
 	CacheEventsGauge metrics.Gauge
 	CacheBytesGauge  metrics.Gauge
-	// StreamInfo reads the stream's state; the hub starts reading at the
-	// tail so that its ring is warm.
-	StreamInfo func(ctx context.Context) (View, error)
 	// AllowType reports whether an event type read from the stream may be
 	// delivered as it is; an event with a type it refuses is delivered
 	// without one, and counted in TypesDropped (both optional).
@@ -118,7 +44,6 @@ type Config struct {
 // methods are safe for concurrent use.
 type Hub struct {
 	cfg Config
-	js  jetstream.JetStream
 
 	subs *gsl.GenericSublist[*Sub]
 
@@ -142,13 +67,13 @@ type Hub struct {
 	readyOnce sync.Once
 }
 
-// New returns a Hub reading the stream through js.
-func New(js jetstream.JetStream, cfg Config) *Hub {
+// New returns a Hub; Run makes it read a Source.
+func New(cfg Config) *Hub {
 	if cfg.CacheEvents <= 0 {
-		cfg.CacheEvents = 16384
+		cfg.CacheEvents = defaults.CacheEvents
 	}
 	if cfg.CacheBytes <= 0 {
-		cfg.CacheBytes = 64 << 20
+		cfg.CacheBytes = defaults.CacheBytes
 	}
 	if cfg.EventsIn == nil {
 		cfg.EventsIn = discard.NewCounter()
@@ -167,7 +92,6 @@ func New(js jetstream.JetStream, cfg Config) *Hub {
 	}
 	return &Hub{
 		cfg:     cfg,
-		js:      js,
 		subs:    gsl.NewSublist[*Sub](),
 		ring:    ring{buf: make([]*Event, cfg.CacheEvents)},
 		all:     make(map[*Sub]struct{}),
@@ -222,15 +146,15 @@ func (h *Hub) setRunning(on bool) {
 	}
 }
 
-// Run reads the stream until ctx ends, and returns nil then. When the
-// stream is recreated (see Observe), or its consumer stops, it ends every
-// subscriber with ErrReset and starts over at the new stream's tail.
-// Subscribers are ended with ErrClosed when Run returns.
-func (h *Hub) Run(ctx context.Context) error {
+// Run reads src until ctx ends, and returns nil then. When the stream is
+// recreated (see Observe), or src stops, it ends every subscriber with
+// ErrReset and starts over at the new stream's tail. Subscribers are ended
+// with ErrClosed when Run returns.
+func (h *Hub) Run(ctx context.Context, src Source) error {
 	defer h.close()
 	delay := 100 * time.Millisecond
 	for {
-		err := h.runOnce(ctx)
+		err := h.runOnce(ctx, src)
 		h.setRunning(false)
 		if ctx.Err() != nil {
 			return nil
@@ -251,8 +175,8 @@ func (h *Hub) Run(ctx context.Context) error {
 
 // runOnce reads the stream from its tail until ctx ends or a restart is
 // asked (nil), or the stream cannot be read (an error).
-func (h *Hub) runOnce(ctx context.Context) error {
-	view, err := h.cfg.StreamInfo(ctx)
+func (h *Hub) runOnce(ctx context.Context, src Source) error {
+	view, err := src.View(ctx)
 	if err != nil {
 		return fmt.Errorf("fanout: %w", err)
 	}
@@ -273,30 +197,27 @@ func (h *Hub) runOnce(ctx context.Context) error {
 	default:
 	}
 
-	cons, err := h.js.OrderedConsumer(ctx, h.cfg.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{h.cfg.Prefix + ".>"},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    start,
-	})
-	if err != nil {
-		return fmt.Errorf("fanout: ordered consumer: %w", err)
-	}
-	cc, err := cons.Consume(h.handle, jetstream.PullMaxMessagesWithBytesLimit(1000, 4<<20))
-	if err != nil {
-		return fmt.Errorf("fanout: consume: %w", err)
-	}
-	h.setRunning(true)
-	h.readyOnce.Do(func() { close(h.ready) })
-	err = nil
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	followed := make(chan error, 1)
+	go func() {
+		followed <- src.Follow(fctx, start, func() {
+			h.setRunning(true)
+			h.readyOnce.Do(func() { close(h.ready) })
+		}, h.handle)
+	}()
 	select {
 	case <-ctx.Done():
 	case <-h.restart:
-	case <-cc.Closed():
-		err = errors.New("fanout: stream consumer stopped")
+	case err = <-followed:
+		if err == nil {
+			err = errors.New("fanout: the source stopped")
+		}
+		return err
 	}
-	cc.Stop()
-	<-cc.Closed()
-	return err
+	cancel()
+	<-followed
+	return nil
 }
 
 // Restart makes Run start over on the stream as it is now, ending every
@@ -389,21 +310,13 @@ func (h *Hub) Observe(v View, epoch uint64) {
 	}
 }
 
-func (h *Hub) handle(m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
-		return
-	}
-	t := m.Subject()
-	if len(t) > len(h.cfg.Prefix) {
-		t = t[len(h.cfg.Prefix)+1:]
-	}
-	typ := m.Headers().Get("Sse-Event")
+func (h *Hub) handle(m Msg) {
+	typ := m.Type
 	if typ != "" && !h.cfg.AllowType(typ) {
 		h.cfg.TypesDropped.Add(1)
 		typ = ""
 	}
-	h.Dispatch(NewEvent(md.Sequence.Stream, t, typ, m.Data(), md.Timestamp))
+	h.Dispatch(NewEvent(m.Seq, m.Topic, typ, m.Data, m.Time))
 }
 
 // Dispatch adds ev to the ring and enqueues it to every matching
@@ -479,8 +392,8 @@ func (h *Hub) CoverStart() uint64 {
 
 // SubConfig bounds a subscriber's queue.
 type SubConfig struct {
-	MaxEvents int // default 1024
-	MaxBytes  int // default 8 MiB
+	MaxEvents int // default defaults.QueueEvents
+	MaxBytes  int // default defaults.QueueBytes
 }
 
 // Subscribe registers a subscriber for topics whose position is after (the
@@ -496,10 +409,10 @@ type SubConfig struct {
 // them by sequence (see Sub.Take).
 func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, t Trust) (s *Sub, backlog []*Event, ok bool, err error) {
 	if cfg.MaxEvents <= 0 {
-		cfg.MaxEvents = 1024
+		cfg.MaxEvents = defaults.QueueEvents
 	}
 	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = 8 << 20
+		cfg.MaxBytes = defaults.QueueBytes
 	}
 	if !h.serves(after, t) {
 		return nil, nil, false, nil
@@ -575,13 +488,6 @@ func (h *Hub) servesLocked(position uint64, t Trust) bool {
 	return true
 }
 
-// Subscribers returns the number of registered subscribers.
-func (h *Hub) Subscribers() int {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.all)
-}
-
 func (h *Hub) remove(s *Sub) {
 	for _, t := range s.topics.Topics() {
 		_ = h.subs.Remove(t, s)
@@ -602,60 +508,4 @@ func (h *Hub) close() {
 	for _, s := range subs {
 		s.end(ErrClosed)
 	}
-}
-
-// ring is a circular buffer of events in sequence order.
-type ring struct {
-	buf   []*Event
-	head  int // index of the oldest
-	n     int
-	bytes int
-}
-
-func (r *ring) push(ev *Event) {
-	r.buf[(r.head+r.n)%len(r.buf)] = ev
-	r.n++
-	r.bytes += len(ev.Frame)
-}
-
-func (r *ring) pop() *Event {
-	ev := r.buf[r.head]
-	r.buf[r.head] = nil
-	r.head = (r.head + 1) % len(r.buf)
-	r.n--
-	r.bytes -= len(ev.Frame)
-	return ev
-}
-
-func (r *ring) clear() {
-	for r.n > 0 {
-		r.pop()
-	}
-	r.head = 0
-}
-
-func (r *ring) at(i int) *Event { return r.buf[(r.head+i)%len(r.buf)] }
-
-// search returns the index of the first event with Seq >= seq.
-func (r *ring) search(seq uint64) int {
-	lo, hi := 0, r.n
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if r.at(mid).Seq < seq {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	return lo
-}
-
-// since returns the events with Seq > after, oldest first, in a new slice.
-func (r *ring) since(after uint64) []*Event {
-	lo := r.search(after + 1)
-	out := make([]*Event, 0, r.n-lo)
-	for i := lo; i < r.n; i++ {
-		out = append(out, r.at(i))
-	}
-	return out
 }

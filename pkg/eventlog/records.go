@@ -18,9 +18,9 @@ import (
 // --session-ttl after the last write, which a detach makes. A session's
 // durable consumer (sse-<id>) is created when it detaches.
 type Record struct {
-	// Owner is the attached connection ("node/connection"), or "" while the
-	// session is detached.
-	Owner    string
+	// Claim names the attached connection that holds the session
+	// ("node/connection"), or is "" while the session is detached.
+	Claim    string
 	Position uint64
 	Created  time.Time
 	Topics   []string
@@ -30,7 +30,7 @@ type Record struct {
 // ms> <topics as JSON>". The owner comes first so watchers can read it
 // without decoding the rest.
 func (r Record) encode() []byte {
-	owner := r.Owner
+	owner := r.Claim
 	if owner == "" {
 		owner = "-"
 	}
@@ -55,7 +55,7 @@ func decodeRecord(b []byte) (Record, error) {
 	}
 	var r Record
 	if string(f[1]) != "-" {
-		r.Owner = string(f[1])
+		r.Claim = string(f[1])
 	}
 	pos, err := strconv.ParseUint(string(f[2]), 10, 64)
 	if err != nil {
@@ -72,8 +72,8 @@ func decodeRecord(b []byte) (Record, error) {
 	return r, nil
 }
 
-// ownerOf returns the owner field of an encoded record without decoding it.
-func ownerOf(b []byte) string {
+// claimOf returns the owner field of an encoded record without decoding it.
+func claimOf(b []byte) string {
 	rest, ok := bytes.CutPrefix(b, []byte("v1 "))
 	if !ok {
 		return ""
@@ -136,7 +136,7 @@ func (l *Log) UpdateSession(ctx context.Context, id string, r Record, rev uint64
 // ClaimEvent is one write to a session's record seen by WatchClaims.
 type ClaimEvent struct {
 	SessionID string
-	Owner     string // "" when the session was detached
+	Claim     string // the connection holding the session; "" when it was detached
 	Revision  uint64
 }
 
@@ -168,92 +168,13 @@ func (l *Log) WatchClaims(ctx context.Context, ready func(), fn func(ClaimEvent)
 			if e == nil {
 				continue
 			}
-			fn(ClaimEvent{SessionID: e.Key(), Owner: ownerOf(e.Value()), Revision: e.Revision()})
+			fn(ClaimEvent{SessionID: e.Key(), Claim: claimOf(e.Value()), Revision: e.Revision()})
 		}
 	}
 }
 
-// StoreDetached makes sure a detached session has its durable consumer
-// (sse-<id>), positioned at r.Position: created if missing, reset if it
-// exists, replaced if it cannot be reset that far back. JetStream removes
-// it after --session-ttl without activity.
-func (l *Log) StoreDetached(ctx context.Context, id string, r Record, overlapping bool) error {
-	if !l.roomForSession(ctx) {
-		// At the limit, only a session that still has its consumer keeps
-		// one (moved, or made again: no more consumers than before).
-		return l.moveDetached(ctx, id, r, overlapping, ErrTooManySessions)
-	}
-	err := l.CreateSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, jetstream.ErrMaximumConsumersLimit):
-		return l.moveDetached(ctx, id, r, overlapping, ErrTooManySessions)
-	case !errors.Is(err, jetstream.ErrConsumerExists):
-		return err
-	}
-	return l.moveDetached(ctx, id, r, overlapping, nil)
-}
-
-// moveDetached positions the session's existing consumer at r; without
-// one it returns missing (or, when missing is nil, makes one).
-func (l *Log) moveDetached(ctx context.Context, id string, r Record, overlapping bool, missing error) error {
-	info, err := l.reset(ctx, id, r.Position+1)
-	switch {
-	case err == nil:
-		if sessionFromInfo(id, info).sameTopics(r.Topics) {
-			return nil
-		}
-		// Subscribed to other topics since the consumer was made (its start
-		// sequence cannot be updated, so it is made again).
-		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
-	case errors.Is(err, ErrBelowStart):
-		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
-	case errors.Is(err, ErrSessionNotFound):
-		if missing != nil {
-			return missing
-		}
-		return l.ReplaceSession(ctx, id, r.Topics, overlapping, r.Position, r.Created)
-	}
-	return err
-}
-
-// roomForSession reports whether one more session consumer fits under
-// MaxSessions, counting it if so. The stream's consumer count is read at
-// most once a second; in between this node adds what it made, so only
-// other nodes' consumers of the same second can overshoot, into the
-// reserve.
-func (l *Log) roomForSession(ctx context.Context) bool {
-	l.countMu.Lock()
-	defer l.countMu.Unlock()
-	if now := time.Now(); now.Sub(l.countAt) >= time.Second {
-		s, err := l.State(ctx)
-		if err != nil {
-			return true // the server's own limit still holds
-		}
-		l.count, l.countAt = s.Consumers, now
-	}
-	if l.count >= l.cfg.MaxSessions {
-		return false
-	}
-	l.count++
-	return true
-}
-
-func (s Session) sameTopics(topics []string) bool {
-	if len(s.Topics) != len(topics) {
-		return false
-	}
-	for i := range topics {
-		if s.Topics[i] != topics[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// StoredSessions returns how many sessions exist (records in the bucket).
-func (l *Log) StoredSessions(ctx context.Context) (uint64, error) {
+// CountSessions returns how many sessions exist (records in the bucket).
+func (l *Log) CountSessions(ctx context.Context) (uint64, error) {
 	st, err := l.kv.Status(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%w: session bucket: %v", ErrUnavailable, err)

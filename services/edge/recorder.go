@@ -15,25 +15,25 @@ import (
 	"github.com/jetsse/jetsse/pkg/eventlog"
 )
 
-// sessionStore is what the keeper needs of the event log.
+// sessionStore is what the recorder needs of the event log.
 type sessionStore interface {
 	UpdateSession(ctx context.Context, id string, r eventlog.Record, rev uint64) (uint64, error)
-	StoreDetached(ctx context.Context, id string, r eventlog.Record, overlapping bool) error
+	StoreConsumer(ctx context.Context, id string, r eventlog.Record, overlapping bool) error
 	GetSession(ctx context.Context, id string) (eventlog.Record, uint64, error)
-	DeleteSession(ctx context.Context, id string) error
+	DeleteConsumer(ctx context.Context, id string) error
 }
 
 var _ sessionStore = (*eventlog.Log)(nil)
 
 // detachment is a session left by its connection, waiting to be stored.
 type detachment struct {
-	rec         eventlog.Record // Owner is the connection that left
+	rec         eventlog.Record // Claim is the connection that left
 	rev         uint64          // the record's revision when it left
 	overlapping bool
 	gen         uint64 // which queuing this is, so a newer one is not dropped
 }
 
-// keeper records sessions' positions:
+// recorder records sessions' positions:
 //
 //   - an attached session's record is rewritten every interval while its
 //     position changes, and at least every TTL/3 so it does not expire, so
@@ -47,7 +47,7 @@ type detachment struct {
 //
 // Writes are compare-and-set on the record's revision: a connection that
 // lost its session to a newer one never overwrites the newer one's record.
-type keeper struct {
+type recorder struct {
 	store    sessionStore
 	reg      *registry
 	interval time.Duration
@@ -72,12 +72,12 @@ type keeper struct {
 // reattachRate bounds consumer deletions for re-attached sessions.
 const reattachRate = 100
 
-func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, perSecond int, m *Metrics, logger *slog.Logger, now func() time.Time) *keeper {
+func newRecorder(store sessionStore, reg *registry, interval, ttl time.Duration, perSecond int, m *Metrics, logger *slog.Logger, now func() time.Time) *recorder {
 	refresh := ttl / 3
 	if refresh <= 0 {
 		refresh = time.Second
 	}
-	return &keeper{
+	return &recorder{
 		store: store, reg: reg, interval: interval, refresh: refresh, rate: perSecond, workers: 16,
 		metrics: m, logger: logger, now: now, warn: rate.Sometimes{First: 1, Interval: 30 * time.Second},
 		pending: make(map[string]detachment),
@@ -86,7 +86,7 @@ func newKeeper(store sessionStore, reg *registry, interval, ttl time.Duration, p
 }
 
 // detached queues a detached session for storing.
-func (k *keeper) detached(id string, d detachment) {
+func (k *recorder) detached(id string, d detachment) {
 	k.mu.Lock()
 	if p, ok := k.pending[id]; !ok || d.rev >= p.rev {
 		k.gen++
@@ -104,7 +104,7 @@ func (k *keeper) detached(id string, d detachment) {
 // were read at: the bucket was made again, and their records are written
 // anew. For a while, a record write that finds a newer revision checks
 // whether the record is there at all (see update).
-func (k *keeper) bucketRecreated() {
+func (k *recorder) bucketRecreated() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for id, d := range k.pending {
@@ -114,28 +114,35 @@ func (k *keeper) bucketRecreated() {
 	k.recreatedAt = k.now()
 }
 
-// update rewrites a session's record at revision rev. Soon after the bucket
-// was made again, a record that is gone was claimed by nobody since (its
-// connection held a revision of the old bucket): it is written anew rather
-// than treated as lost.
-func (k *keeper) update(ctx context.Context, id string, rec eventlog.Record, rev uint64) (uint64, error) {
+// update rewrites a session's record, at revision rev, for the connection
+// named claim. Soon after the bucket was made again, revisions held from
+// the old bucket mean nothing (the new one counts from 1 again, so a stale
+// write may even have matched one): a write that finds another revision
+// looks at the record, and writes anew if it is gone (nobody claimed it
+// since) or at its current revision if it still names this connection.
+func (k *recorder) update(ctx context.Context, id, claim string, rec eventlog.Record, rev uint64) (uint64, error) {
 	nrev, err := k.store.UpdateSession(ctx, id, rec, rev)
-	if errors.Is(err, eventlog.ErrLostClaim) && rev != 0 && k.recentlyRecreated() {
-		if _, _, gerr := k.store.GetSession(ctx, id); errors.Is(gerr, eventlog.ErrSessionNotFound) {
-			return k.store.UpdateSession(ctx, id, rec, 0)
-		}
+	if !errors.Is(err, eventlog.ErrLostClaim) || !k.recentlyRecreated() {
+		return nrev, err
+	}
+	cur, curRev, gerr := k.store.GetSession(ctx, id)
+	switch {
+	case errors.Is(gerr, eventlog.ErrSessionNotFound):
+		return k.store.UpdateSession(ctx, id, rec, 0)
+	case gerr == nil && cur.Claim == claim && curRev != rev:
+		return k.store.UpdateSession(ctx, id, rec, curRev)
 	}
 	return nrev, err
 }
 
-func (k *keeper) recentlyRecreated() bool {
+func (k *recorder) recentlyRecreated() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return !k.recreatedAt.IsZero() && k.now().Sub(k.recreatedAt) < 3*k.refresh
 }
 
 // pendingPosition returns a detached session's position not yet stored.
-func (k *keeper) pendingPosition(id string) (uint64, bool) {
+func (k *recorder) pendingPosition(id string) (uint64, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	p, ok := k.pending[id]
@@ -144,7 +151,7 @@ func (k *keeper) pendingPosition(id string) (uint64, bool) {
 
 // attached notes a session attached again: a pending detachment is
 // dropped, and its consumer, if it has one, is removed later.
-func (k *keeper) attached(id string, resumed bool) {
+func (k *recorder) attached(id string, resumed bool) {
 	k.mu.Lock()
 	delete(k.pending, id)
 	if resumed && len(k.reattached) < 1<<20 {
@@ -154,7 +161,7 @@ func (k *keeper) attached(id string, resumed bool) {
 }
 
 // run works until ctx ends.
-func (k *keeper) run(ctx context.Context) error {
+func (k *recorder) run(ctx context.Context) error {
 	tick := min(k.interval, k.refresh) / 2
 	if tick <= 0 {
 		tick = 100 * time.Millisecond
@@ -177,7 +184,7 @@ func (k *keeper) run(ctx context.Context) error {
 
 // dropConsumers removes the consumers of sessions attached again, as many
 // as reattachRate allows for one tick.
-func (k *keeper) dropConsumers(ctx context.Context, tick time.Duration) {
+func (k *recorder) dropConsumers(ctx context.Context, tick time.Duration) {
 	n := max(1, int(reattachRate*tick.Seconds()))
 	k.mu.Lock()
 	n = min(n, len(k.reattached))
@@ -187,15 +194,15 @@ func (k *keeper) dropConsumers(ctx context.Context, tick time.Duration) {
 	for _, id := range ids {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		// Only while attached: a session that left again needs it.
-		if r, _, err := k.store.GetSession(cctx, id); err == nil && r.Owner != "" {
-			_ = k.store.DeleteSession(cctx, id)
+		if r, _, err := k.store.GetSession(cctx, id); err == nil && r.Claim != "" {
+			_ = k.store.DeleteConsumer(cctx, id)
 		}
 		cancel()
 	}
 }
 
 // flush stores every pending detachment (used when draining).
-func (k *keeper) flush(ctx context.Context) error {
+func (k *recorder) flush(ctx context.Context) error {
 	for {
 		k.flushDetached(ctx)
 		k.mu.Lock()
@@ -212,7 +219,7 @@ func (k *keeper) flush(ctx context.Context) error {
 	}
 }
 
-func (k *keeper) flushDetached(ctx context.Context) {
+func (k *recorder) flushDetached(ctx context.Context) {
 	k.mu.Lock()
 	if len(k.pending) == 0 {
 		k.mu.Unlock()
@@ -237,12 +244,12 @@ func (k *keeper) flushDetached(ctx context.Context) {
 	})
 }
 
-func (k *keeper) storeDetached(ctx context.Context, id string, d detachment) error {
+func (k *recorder) storeDetached(ctx context.Context, id string, d detachment) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	rec := d.rec
-	rec.Owner = ""
-	rev, err := k.update(cctx, id, rec, d.rev)
+	rec.Claim = ""
+	rev, err := k.update(cctx, id, d.rec.Claim, rec, d.rev)
 	if err == nil {
 		// The record now says detached; if this write retries, it must
 		// match the new revision.
@@ -252,7 +259,7 @@ func (k *keeper) storeDetached(ctx context.Context, id string, d detachment) err
 			k.pending[id] = p
 		}
 		k.mu.Unlock()
-		err = k.store.StoreDetached(cctx, id, rec, d.overlapping)
+		err = k.store.StoreConsumer(cctx, id, rec, d.overlapping)
 	}
 	k.result(id, rec.Position, err)
 	return err
@@ -264,21 +271,21 @@ func (k *keeper) storeDetached(ctx context.Context, id string, d detachment) err
 // session within TTL/3 needs it), the longest-unwritten first, so a node
 // with many sessions spreads its writes instead of bursting: a crash then
 // costs more duplicates, never an overloaded bucket.
-func (k *keeper) sweepAttached(ctx context.Context, tick time.Duration) {
+func (k *recorder) sweepAttached(ctx context.Context, tick time.Duration) {
 	now := k.now()
 	var due []*Stream
 	attached := 0
 	k.reg.each(func(st *Stream) {
 		attached++
-		last := time.Unix(0, st.lastWrite.Load())
-		changed := st.delivered.Load() > st.recorded.Load()
+		last := time.Unix(0, st.recordedAt.Load())
+		changed := st.written.Load() > st.recorded.Load()
 		if (changed && now.Sub(last) >= k.interval) || now.Sub(last) >= k.refresh {
 			due = append(due, st)
 		}
 	})
 	rate := max(float64(k.rate), 1.5*float64(attached)/k.refresh.Seconds())
 	if n := max(1, int(rate*tick.Seconds())); len(due) > n {
-		slices.SortFunc(due, func(a, b *Stream) int { return cmp.Compare(a.lastWrite.Load(), b.lastWrite.Load()) })
+		slices.SortFunc(due, func(a, b *Stream) int { return cmp.Compare(a.recordedAt.Load(), b.recordedAt.Load()) })
 		due = due[:n]
 	}
 	batch := make(map[string]*Stream, len(due))
@@ -289,24 +296,24 @@ func (k *keeper) sweepAttached(ctx context.Context, tick time.Duration) {
 		pos := st.ackedPosition()
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		rev, err := k.update(cctx, id, st.record(pos), st.rev.Load())
+		rev, err := k.update(cctx, id, st.claim, st.record(pos), st.rev.Load())
 		k.result(id, pos, err)
 		switch {
 		case err == nil:
 			st.rev.Store(rev)
 			st.recorded.Store(pos)
-			st.lastWrite.Store(now.UnixNano())
+			st.recordedAt.Store(now.UnixNano())
 		case errors.Is(err, eventlog.ErrLostClaim):
 			// A newer connection holds the session (the watch will say so
 			// too); this one must end.
-			if k.reg.detach(st) {
+			if k.reg.release(st) {
 				st.takeOver()
 			}
 		}
 	})
 }
 
-func (k *keeper) result(id string, pos uint64, err error) {
+func (k *recorder) result(id string, pos uint64, err error) {
 	switch {
 	case err == nil:
 		k.metrics.Checkpoints.With("result", "ok").Add(1)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package edge
+package platform
 
 import (
 	"net"
@@ -9,10 +9,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bytesAcked reads how many bytes the peer of a TCP connection has
-// acknowledged (tcpi_bytes_acked), and whether it reset the connection
-// (the socket is closed while this side has not closed it).
-func bytesAcked(conn net.Conn) func() (acked uint64, reset bool, ok bool) {
+// AckedBytes returns a function that reads how many bytes the peer of a TCP
+// connection has acknowledged (tcpi_bytes_acked), and whether it reset the
+// connection (the socket is in TCP_CLOSE while this side has not closed
+// it); ok is false once the socket cannot be asked. It returns nil for a
+// connection without a file descriptor.
+func AckedBytes(conn net.Conn) func() (acked uint64, reset bool, ok bool) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return nil

@@ -1,6 +1,4 @@
-//go:build linux
-
-package edge
+package httptransport
 
 import (
 	"context"
@@ -13,36 +11,36 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/jetsse/jetsse/internal/defaults"
 	"github.com/jetsse/jetsse/pkg/fanout"
-	"github.com/jetsse/jetsse/pkg/sse"
+	"github.com/jetsse/jetsse/pkg/platform"
+	"github.com/jetsse/jetsse/services/edge"
 )
 
-// Lite serves the live phase of plain HTTP/1.x SSE connections without a
-// goroutine per connection. Once a stream has caught up, its connection is
-// hijacked from net/http and handed over:
+// Lite is the pooled writer: it serves the live phase of plain HTTP/1.x
+// event streams without a goroutine per connection. Once a stream has
+// caught up, its connection (hijacked from net/http) is handed over:
 //
 //   - a small pool of workers writes queued events with non-blocking
 //     writes, so no worker ever waits on a client;
 //   - a connection whose socket buffer is full gets a goroutine of its own
 //     only until its backlog is written (or --write-timeout passes and it is
 //     cut off as too slow);
-//   - one goroutine watches every connection with epoll for hang-ups, and
-//     one ticker schedules heartbeats.
+//   - one goroutine watches every connection for hang-ups
+//     (platform.Poller), and one ticker schedules heartbeats.
 //
 // An idle connection thus costs its socket and a few hundred bytes of
-// state instead of two goroutines and net/http's buffers. Run must be
-// running while connections are added.
+// state instead of two goroutines and net/http's buffers. It needs
+// platform.NewPoller (Linux); elsewhere NewLite fails and every stream
+// keeps its handler's goroutine. Run must be running while connections are
+// added.
 type Lite struct {
 	heartbeat    time.Duration
 	writeTimeout time.Duration
 	retry        time.Duration
 	workers      int
 	logger       *slog.Logger
-
-	epfd   int
-	wakefd int // an eventfd in the epoll set (id 0): written to stop watch
+	poller       *platform.Poller
 
 	mu     sync.Mutex
 	conns  map[uint64]*liteConn
@@ -56,25 +54,26 @@ type Lite struct {
 	wg sync.WaitGroup
 }
 
-// LiteConfig configures Lite.
+// LiteConfig configures Lite; zero fields take the defaults of
+// internal/defaults (Workers: 2 × GOMAXPROCS).
 type LiteConfig struct {
-	Heartbeat    time.Duration // default 15s
-	WriteTimeout time.Duration // default 10s
-	Retry        time.Duration // base reconnect delay told on drain (default 2s)
-	Workers      int           // default 2 × GOMAXPROCS
+	Heartbeat    time.Duration
+	WriteTimeout time.Duration
+	Retry        time.Duration // base reconnect delay told on drain
+	Workers      int
 	Logger       *slog.Logger
 }
 
-// NewLite returns a Lite, or an error if epoll is unavailable.
+// NewLite returns a Lite, or an error where the system has no poller.
 func NewLite(cfg LiteConfig) (*Lite, error) {
 	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 15 * time.Second
+		cfg.Heartbeat = defaults.Heartbeat
 	}
 	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = 10 * time.Second
+		cfg.WriteTimeout = defaults.WriteTimeout
 	}
 	if cfg.Retry <= 0 {
-		cfg.Retry = 2 * time.Second
+		cfg.Retry = defaults.Retry
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2 * runtime.GOMAXPROCS(0)
@@ -82,25 +81,13 @@ func NewLite(cfg LiteConfig) (*Lite, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	poller, err := platform.NewPoller()
 	if err != nil {
-		return nil, err
-	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		_ = syscall.Close(epfd)
-		return nil, err
-	}
-	// Connection ids start at 1: id 0 is the wake-up.
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		_ = syscall.Close(epfd)
-		_ = syscall.Close(wakefd)
 		return nil, err
 	}
 	l := &Lite{
 		heartbeat: cfg.Heartbeat, writeTimeout: cfg.WriteTimeout, retry: cfg.Retry,
-		workers: cfg.Workers, logger: cfg.Logger, epfd: epfd, wakefd: wakefd,
+		workers: cfg.Workers, logger: cfg.Logger, poller: poller,
 		conns: make(map[uint64]*liteConn),
 	}
 	l.qcond = sync.NewCond(&l.qmu)
@@ -129,36 +116,24 @@ func (l *Lite) Run(ctx context.Context) error {
 	for _, c := range conns {
 		c.hangup()
 	}
-	one := [8]byte{1}
-	_, _ = syscall.Write(l.wakefd, one[:]) // ends watch
+	l.poller.Wake() // ends watch
 	l.qmu.Lock()
 	l.qcond.Broadcast()
 	l.qmu.Unlock()
 	l.wg.Wait()
-	_ = syscall.Close(l.wakefd)
-	return syscall.Close(l.epfd)
+	return l.poller.Close()
 }
-
-// Connections returns how many connections Lite holds.
-func (l *Lite) Connections() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
-}
-
-// epollET is EPOLLET as the uint32 the event mask is.
-const epollET = 1 << 31
 
 type liteConn struct {
 	l    *Lite
 	id   uint64
 	conn net.Conn
 	raw  syscall.RawConn
-	st   *Stream
+	st   *edge.Stream
 
 	scheduled    atomic.Bool
 	heartbeatDue atomic.Bool
-	lastWrite    atomic.Int64
+	lastSent     atomic.Int64 // unix nanos of the last write to the socket
 
 	mu        sync.Mutex
 	busy      bool // a flusher goroutine owns the socket
@@ -167,14 +142,14 @@ type liteConn struct {
 }
 
 // errLiteClosed: Lite stopped; the caller keeps the connection.
-var errLiteClosed = errors.New("edge: lite connections stopped")
+var errLiteClosed = errors.New("httptransport: the pooled writer stopped")
 
 // add takes over a hijacked connection whose stream is Live. On error the
 // caller still owns conn and st.
-func (l *Lite) add(conn net.Conn, st *Stream) error {
+func (l *Lite) add(conn net.Conn, st *edge.Stream) error {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return errors.New("edge: connection has no file descriptor")
+		return errors.New("httptransport: connection has no file descriptor")
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
@@ -193,23 +168,11 @@ func (l *Lite) add(conn net.Conn, st *Stream) error {
 	}
 	l.nextID++
 	c := &liteConn{l: l, id: l.nextID, conn: conn, raw: raw, st: st}
-	c.lastWrite.Store(time.Now().UnixNano())
+	c.lastSent.Store(time.Now().UnixNano())
 	l.conns[c.id] = c
 	l.mu.Unlock()
 
-	var cerr error
-	err = raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{
-			Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR | epollET,
-			Fd:     int32(uint32(c.id)),
-			Pad:    int32(uint32(c.id >> 32)),
-		}
-		cerr = syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := l.poller.Add(raw, c.id); err != nil {
 		l.mu.Lock()
 		delete(l.conns, c.id)
 		l.mu.Unlock()
@@ -272,24 +235,20 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 		return batch, buf
 	}
 	batch, err := c.st.Poll(batch)
-	end := err != nil
 	switch {
-	case err == nil && len(batch) > 0:
-		for _, ev := range batch {
-			buf = append(buf, ev.Frame...)
-		}
+	case err != nil:
+		buf = appendEnd(buf, err, c.st.Session.ID, c.l.retry)
+	case len(batch) > 0:
+		buf = appendEvents(buf, batch)
 		c.heartbeatDue.Store(false)
-	case err == nil && c.heartbeatDue.Swap(false):
-		buf = sse.AppendComment(buf, "")
-	case err == nil:
+	case c.heartbeatDue.Swap(false):
+		buf = appendHeartbeat(buf)
+	default:
 		return batch, buf
-	case errors.Is(err, ErrTakenOver):
-		buf = append(buf, c.st.TakeoverFrame()...)
-	case errors.Is(err, ErrDraining), errors.Is(err, ErrStreamReset):
-		buf = sse.AppendRetry(buf, jitter(c.l.retry))
 	}
+	end := err != nil
 	if len(buf) > 0 {
-		n, werr := c.write(buf)
+		n, werr := platform.WriteNow(c.raw, buf)
 		if werr != nil {
 			c.st.WriteFailed(werr)
 			c.closeLocked()
@@ -297,7 +256,7 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 		}
 		if n < len(buf) {
 			// The socket is full: a goroutine finishes this write.
-			c.st.Delivered(n, nil, 0)
+			c.st.Wrote(n, nil, 0)
 			c.busy = true
 			c.pendingEv = append(c.pendingEv[:0], batch...)
 			pending := append([]byte(nil), buf[n:]...)
@@ -306,37 +265,13 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 			return batch, buf
 		}
 		now := time.Now().UnixNano()
-		c.lastWrite.Store(now)
-		c.st.Delivered(n, batch, now)
+		c.lastSent.Store(now)
+		c.st.Wrote(n, batch, now)
 	}
 	if end {
 		c.closeLocked()
 	}
 	return batch, buf
-}
-
-// write writes buf without waiting: it returns how much the socket took.
-func (c *liteConn) write(buf []byte) (int, error) {
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), buf)
-			if werr != syscall.EINTR {
-				return true // never wait for the socket here
-			}
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 {
-		n = 0
-	}
-	if werr == syscall.EAGAIN {
-		return n, nil
-	}
-	return n, werr
 }
 
 // flush writes a backlog that did not fit the socket, waiting up to the
@@ -361,8 +296,8 @@ func (c *liteConn) flush(pending []byte, end bool) {
 		return
 	}
 	now := time.Now().UnixNano()
-	c.lastWrite.Store(now)
-	c.st.Delivered(len(pending), c.pendingEv, now)
+	c.lastSent.Store(now)
+	c.st.Wrote(len(pending), c.pendingEv, now)
 	clear(c.pendingEv)
 	c.pendingEv = c.pendingEv[:0]
 	if end {
@@ -385,10 +320,8 @@ func (c *liteConn) closeLocked() {
 		return
 	}
 	c.closed = true
-	_ = c.raw.Control(func(fd uintptr) {
-		_ = syscall.EpollCtl(c.l.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
-	})
-	c.st.freezeAcks()
+	c.l.poller.Remove(c.raw)
+	c.st.FreezeAcks()
 	_ = c.conn.Close()
 	c.l.mu.Lock()
 	delete(c.l.conns, c.id)
@@ -396,15 +329,14 @@ func (c *liteConn) closeLocked() {
 	c.st.Close()
 }
 
-// watch reports hang-ups: a peer that closes its side, or sends anything
-// (an SSE client has nothing to say), is closed.
+// watch closes connections whose peer hung up, or sent anything (an SSE
+// client has nothing to say), until Run stops.
 func (l *Lite) watch() {
 	defer l.wg.Done()
-	events := make([]syscall.EpollEvent, 256)
+	var ready []platform.Ready
 	for {
-		// No timeout: an idle node sleeps here until a hang-up or the
-		// wake-up that Run sends when it stops.
-		n, err := syscall.EpollWait(l.epfd, events, -1)
+		var err error
+		ready, err = l.poller.Wait(ready[:0])
 		l.mu.Lock()
 		closed := l.closed
 		l.mu.Unlock()
@@ -412,50 +344,18 @@ func (l *Lite) watch() {
 			return
 		}
 		if err != nil {
-			if err == syscall.EINTR {
-				continue
-			}
-			l.logger.Error("epoll", "err", err)
+			l.logger.Error("waiting for hang-ups", "err", err)
 			return
 		}
-		for _, ev := range events[:n] {
-			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			if id == 0 {
-				continue // the wake-up; closed is checked above
-			}
+		for _, r := range ready {
 			l.mu.Lock()
-			c := l.conns[id]
+			c := l.conns[r.ID]
 			l.mu.Unlock()
-			if c == nil {
-				continue
-			}
-			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 || c.readGone() {
+			if c != nil && (r.HungUp || platform.Discard(c.raw)) {
 				c.hangup()
 			}
 		}
 	}
-}
-
-// readGone reads (and drops) what the peer sent; it reports whether the
-// peer closed its side.
-func (c *liteConn) readGone() bool {
-	var buf [512]byte
-	gone := false
-	_ = c.raw.Read(func(fd uintptr) bool {
-		for {
-			n, err := syscall.Read(int(fd), buf[:])
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				return true
-			case err != nil || n == 0:
-				gone = true
-				return true
-			}
-		}
-	})
-	return gone
 }
 
 // heartbeats schedules a comment on connections idle for a heartbeat.
@@ -474,7 +374,7 @@ func (l *Lite) heartbeats(ctx context.Context) {
 		now := time.Now().UnixNano()
 		l.mu.Lock()
 		for _, c := range l.conns {
-			if now-c.lastWrite.Load() >= int64(l.heartbeat) && !c.heartbeatDue.Load() {
+			if now-c.lastSent.Load() >= int64(l.heartbeat) && !c.heartbeatDue.Load() {
 				due = append(due, c)
 			}
 		}

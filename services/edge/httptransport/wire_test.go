@@ -1,21 +1,26 @@
-package edge
+package httptransport
 
 import (
 	"testing"
 
+	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/jetssev1"
+	"github.com/jetsse/jetsse/services/edge"
 )
 
-// The JSON on the wire keeps DESIGN's field names, every field, and no
-// whitespace, whatever protojson's deliberately unstable output does.
+// The JSON on the wire keeps docs/protocol.md's field names, every field,
+// and no whitespace, whatever protojson's deliberately unstable output does;
+// the control events are framed with no id.
 func TestWireJSON(t *testing.T) {
 	for _, c := range []struct {
 		got, want string
 	}{
-		{string(appendWire(nil, sessionEvent(SessionInfo{ID: "ab", Resumed: false}))), `{"session":"ab","resumed":false,"last_event_id":""}`},
-		{string(appendWire(nil, sessionEvent(SessionInfo{ID: "ab", Resumed: true, LastEventID: "7"}))), `{"session":"ab","resumed":true,"last_event_id":"7"}`},
-		{string(appendWire(nil, gapEvent(Gap{LastEventID: "2", FirstAvailable: "6"}))), `{"last_event_id":"2","first_available":"6"}`},
-		{string(appendWire(nil, &jetssev1.TakeoverEvent{Session: "ab"})), `{"session":"ab"}`},
+		{string(appendStart(nil, edge.SessionInfo{ID: "ab"}, 0)), "retry: 0\n\nevent: session\ndata: {\"session\":\"ab\",\"resumed\":false,\"last_event_id\":\"\"}\n\n"},
+		{string(appendStart(nil, edge.SessionInfo{ID: "ab", Resumed: true, LastEventID: "7", Gap: &fanout.Gap{After: 2, First: 6}}, 0)),
+			"retry: 0\n\nevent: session\ndata: {\"session\":\"ab\",\"resumed\":true,\"last_event_id\":\"7\"}\n\n" +
+				"event: gap\ndata: {\"last_event_id\":\"2\",\"first_available\":\"6\"}\n\n"},
+		{string(appendEnd(nil, edge.ErrTakenOver, "ab", 0)), "event: takeover\ndata: {\"session\":\"ab\"}\n\n"},
+		{string(appendEnd(nil, edge.ErrSlowClient, "ab", 0)), ""},
 		{string(appendWire(nil, &jetssev1.PublishResponse{Id: "42"})), `{"id":"42"}`},
 		{string(appendWire(nil, &jetssev1.Error{Error: `topic: "a b" has a space`})), `{"error":"topic: \"a b\" has a space"}`},
 	} {

@@ -1,4 +1,4 @@
-package edge
+package httptransport
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package edge
+package httptransport
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/jetsse/jetsse/pkg/jetssev1"
 )
 
 // The JSON the API speaks is the protojson form of proto/jetsse/v1 with
@@ -32,12 +30,4 @@ func appendWire(dst []byte, m proto.Message) []byte {
 		return append(dst, b...)
 	}
 	return append(dst, out.Bytes()...)
-}
-
-func sessionEvent(s SessionInfo) *jetssev1.SessionEvent {
-	return &jetssev1.SessionEvent{Session: s.ID, Resumed: s.Resumed, LastEventId: s.LastEventID}
-}
-
-func gapEvent(g Gap) *jetssev1.GapEvent {
-	return &jetssev1.GapEvent{LastEventId: g.LastEventID, FirstAvailable: g.FirstAvailable}
 }

@@ -1,4 +1,4 @@
-package edge_test
+package httptransport_test
 
 import (
 	"bytes"

@@ -1,0 +1,58 @@
+// Package defaults holds every default of jetsse's configuration in one
+// place: the command's flags show them, the packages fall back to them when
+// a field is left zero, and tests read them instead of repeating numbers.
+// docs/protocol.md states the ones clients see.
+package defaults
+
+import "time"
+
+// The stream and the session bucket.
+const (
+	Stream        = "EVENTS"
+	SubjectPrefix = "events"
+	SessionBucket = "jetsse_sessions"
+	MaxAge        = 24 * time.Hour
+	MaxMsgs       = 0       // unbounded
+	MaxBytes      = 1 << 30 // 1 GiB
+	Replicas      = 1
+	// MaxSessions bounds the stream's consumers that detached sessions may
+	// fill; ReservedConsumers more stay for edge nodes and operators.
+	MaxSessions       = 100_000
+	ReservedConsumers = 1024
+	SessionTTL        = 5 * time.Minute
+	// APIConcurrency bounds JetStream API requests in flight per node.
+	APIConcurrency = 64
+)
+
+// Sessions' recorded positions.
+const (
+	CheckpointInterval = 5 * time.Second
+	CheckpointRate     = 200 // record writes a second per node
+	StoreCheck         = 2 * time.Second
+	ChangeDelay        = 250 * time.Millisecond
+)
+
+// What clients may ask for.
+const (
+	MaxTopics   = 32
+	MaxTopicLen = 256 // bytes
+	MaxEventLen = 256 // bytes of an event type
+	MaxBody     = 1 << 20
+	ReplayBatch = 1000 // events per JetStream read
+)
+
+// Connections.
+const (
+	Heartbeat    = 15 * time.Second
+	WriteTimeout = 10 * time.Second
+	Retry        = 2 * time.Second // base reconnect delay; ±50% jitter
+	QueueEvents  = 1024            // per connection
+	QueueBytes   = 8 << 20         // per connection
+	DrainTimeout = 10 * time.Second
+)
+
+// The live path's cache of recent events.
+const (
+	CacheEvents = 16384
+	CacheBytes  = 64 << 20
+)

@@ -1,0 +1,226 @@
+// Package httptransport serves the edge service (services/edge) over HTTP:
+// the routes, the JSON of the API (pkg/jetssev1, protojson with proto field
+// names), CORS, the event stream as text/event-stream with its control
+// events (session, gap, takeover) and end-of-stream rules, and the pooled
+// writer (Lite) that serves idle live streams without a goroutine each.
+// The service reports what happened as values; this package says it on the
+// wire. docs/protocol.md is the contract.
+package httptransport
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	kithttp "github.com/go-kit/kit/transport/http"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jetsse/jetsse/internal/defaults"
+	"github.com/jetsse/jetsse/pkg/jetssev1"
+	"github.com/jetsse/jetsse/services/edge"
+)
+
+// Names on the wire.
+const (
+	CookieName    = "jetsse_session"
+	SessionHeader = "Jetsse-Session"
+	// NewSessionToken, sent as the Jetsse-Session header, asks for a new
+	// session carried by the header only (no cookie is set).
+	NewSessionToken = "new"
+)
+
+// Config configures the HTTP transport; zero durations and sizes take the
+// defaults of internal/defaults.
+type Config struct {
+	PublishToken string
+	Heartbeat    time.Duration // comment interval while idle
+	WriteTimeout time.Duration // per write to a client
+	MaxBody      int64         // POST /publish body limit
+	Retry        time.Duration // base reconnect delay, ±50% jitter
+	Metrics      http.Handler  // served at /metrics (nil: none)
+	Logger       *slog.Logger
+	// Draining reports whether the node is draining (new requests: 503).
+	Draining func() bool
+	// Web serves the browser assets (GET /, GET /jetsse.js, GET /assets/…);
+	// nil serves none.
+	Web http.Handler
+	// CORSOrigins lists the exact origins allowed to use the edge from a
+	// browser with credentials.
+	CORSOrigins []string
+	// CookieSameSite is the session cookie's SameSite attribute (default
+	// Lax). SameSite=None (for cross-site pages) always sets Secure.
+	CookieSameSite http.SameSite
+	// Lite, if set, serves live plain-HTTP/1.x streams without a goroutine
+	// per connection.
+	Lite *Lite
+}
+
+func (c *Config) setDefaults() {
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = defaults.Heartbeat
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = defaults.WriteTimeout
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = defaults.MaxBody
+	}
+	if c.Retry <= 0 {
+		c.Retry = defaults.Retry
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Draining == nil {
+		c.Draining = func() bool { return false }
+	}
+	if c.CookieSameSite == 0 {
+		c.CookieSameSite = http.SameSiteLaxMode
+	}
+}
+
+// NewHandler returns the edge's routes: GET /events (the event stream),
+// POST /publish, GET /healthz, GET /readyz, GET /metrics (when given) and
+// the browser assets.
+func NewHandler(svc edge.Service, eps edge.Endpoints, cfg Config) http.Handler {
+	cfg.setDefaults()
+	opts := []kithttp.ServerOption{
+		kithttp.ServerErrorEncoder(encodeError),
+		kithttp.ServerErrorHandler(logErrorHandler{cfg.Logger}),
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /events", drainingStream(cfg, notDraining(cfg.Draining, eventsHandler(svc, cfg))))
+	mux.Handle("POST /publish", notDraining(cfg.Draining, requireBearer(cfg.PublishToken,
+		kithttp.NewServer(eps.Publish, decodePublishRequest(cfg.MaxBody), encodeResponse, opts...))))
+	mux.Handle("GET /readyz", kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeResponse, opts...))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(appendWire(nil, &jetssev1.Status{Status: "ok"}), '\n'))
+	})
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	if cfg.Web != nil {
+		mux.Handle("GET /{$}", cfg.Web)
+		mux.Handle("GET /jetsse.js", cfg.Web)
+		mux.Handle("GET /assets/", cfg.Web)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return corsMiddleware(cfg.CORSOrigins, mux)
+}
+
+// errorStatus is the one place domain errors become HTTP status codes.
+func errorStatus(err error) int {
+	var in *edge.InputError
+	switch {
+	case errors.As(err, &in):
+		return http.StatusBadRequest
+	case errors.Is(err, edge.ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, edge.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, edge.ErrDraining), errors.Is(err, edge.ErrUnavailable), errors.Is(err, edge.ErrNotReady):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func encodeError(_ context.Context, err error, w http.ResponseWriter) {
+	status := errorStatus(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		msg = "internal error" // never leak internals
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "2")
+	}
+	writeError(w, status, msg)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(appendWire(nil, &jetssev1.Error{Error: msg}), '\n'))
+}
+
+func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) error {
+	if f, ok := response.(edge.Failer); ok && f.Failed() != nil {
+		encodeError(ctx, f.Failed(), w)
+		return nil
+	}
+	var m proto.Message
+	switch r := response.(type) {
+	case edge.PublishResult:
+		m = &jetssev1.PublishResponse{Id: r.ID}
+	case edge.ReadyResult:
+		m = &jetssev1.Status{Status: r.Status}
+	default:
+		return fmt.Errorf("httptransport: no wire message for %T", response)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err := w.Write(append(appendWire(nil, m), '\n'))
+	return err
+}
+
+func decodePublishRequest(maxBody int64) kithttp.DecodeRequestFunc {
+	return func(_ context.Context, r *http.Request) (any, error) {
+		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, edge.ErrTooLarge
+			}
+			return nil, &edge.InputError{Field: "body", Err: err}
+		}
+		var m jetssev1.PublishRequest
+		if err := wireUnmarshal.Unmarshal(b, &m); err != nil {
+			return nil, &edge.InputError{Field: "body", Err: errors.New(`must be one JSON object {"topic", "event", "data", "msg_id"} with string values`)}
+		}
+		return edge.PublishRequest{Topic: m.GetTopic(), Event: m.GetEvent(), Data: m.GetData(), MsgID: m.GetMsgId()}, nil
+	}
+}
+
+// requireBearer refuses requests without "Authorization: Bearer <token>"
+// before reading their body.
+func requireBearer(token string, next http.Handler) http.Handler {
+	want := []byte(token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jetsse"`)
+			encodeError(r.Context(), edge.ErrUnauthorized, w)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notDraining(draining func() bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining() {
+			encodeError(r.Context(), edge.ErrDraining, w)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logErrorHandler logs the errors the go-kit routes could not answer
+// normally, by outcome: the edge's own faults as errors, the rest not.
+type logErrorHandler struct{ l *slog.Logger }
+
+func (h logErrorHandler) Handle(ctx context.Context, err error) {
+	if edge.Outcome(err) == "error" {
+		h.l.Error("request failed", "err", err)
+	}
+}

@@ -1,0 +1,275 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/session"
+	"github.com/jetsse/jetsse/pkg/sse"
+)
+
+// localPosition returns the position this node holds for a session: its
+// attached connection's, or its detachment's not yet stored.
+func (e *edge) localPosition(id string) (pos uint64, ok bool) {
+	e.reg.locked(id, func(st *Stream) {
+		if st != nil {
+			pos, ok = st.ackedPosition(), true
+		} else {
+			pos, ok = e.recorder.pendingPosition(id)
+		}
+	})
+	return pos, ok
+}
+
+// Subscribe implements Service: it resolves the session (resume it, or
+// create one), the position the connection starts after (Last-Event-ID,
+// else the session's stored position, else live), whether events after it
+// left the stream (gap), and claims the session for this connection. The
+// request is validated in full before anything is kept for it.
+func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
+	if e.draining.Load() {
+		return nil, ErrDraining
+	}
+	if !e.live.Running() {
+		// Until the live path knows where it starts, it cannot tell which
+		// positions its cache covers.
+		return nil, fmt.Errorf("%w: live path starting", ErrNotReady)
+	}
+	var lastID uint64
+	if req.HasLastEventID {
+		var err error
+		if lastID, err = sse.ParseLastEventID(req.LastEventID); err != nil {
+			return nil, inputError("Last-Event-ID", err)
+		}
+	}
+	topics, release, err := e.topics.acquire(req.Topics)
+	if err != nil {
+		return nil, inputError("topic", err)
+	}
+	attached := false
+	defer func() {
+		if !attached {
+			release()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+
+	// Where the stream starts now (everything before was evicted), read
+	// while the session is looked up, for any connection that may start
+	// before the live path's last event.
+	var first chan firstStored
+	if req.HasLastEventID || req.Token != "" {
+		first = make(chan firstStored, 1)
+		go func() {
+			f, err := e.store.FirstStored(ctx)
+			first <- firstStored{f, err}
+		}()
+		defer func() {
+			if first != nil {
+				<-first
+			}
+		}()
+	}
+	sess, err := e.resolveSession(ctx, req.Token)
+	if err != nil {
+		return nil, err
+	}
+	position, live := sess.position, false
+	switch {
+	case req.HasLastEventID:
+		position = lastID // the client's own position always wins
+	case !sess.resumed:
+		// Live only: from the last event this node's live path read (every
+		// event after it reaches the connection through the live path).
+		position, live = e.live.Last(), true
+	}
+	startAfter := ""
+	var (
+		gap   *fanout.Gap
+		trust fanout.Trust
+	)
+	if !live {
+		startAfter = formatID(position)
+		f := <-first
+		first = nil
+		if gap, position, trust, err = e.startAfter(ctx, position, f); err != nil {
+			return nil, err
+		}
+	}
+	if !sess.resumed {
+		sid, err := session.NewID(e.cfg.Random)
+		if err != nil {
+			return nil, err
+		}
+		sess.id = sid.String()
+		e.metrics.SessionsCreated.Add(1)
+	} else {
+		e.metrics.SessionsResumed.Add(1)
+	}
+	if gap != nil {
+		e.metrics.Gaps.Add(1)
+	}
+	sid, _ := session.ParseID(sess.id)
+
+	st := &Stream{
+		Session: SessionInfo{
+			ID: sess.id, Resumed: sess.resumed, LastEventID: startAfter,
+			Token: e.cfg.Keys.Sign(sid), Gap: gap,
+		},
+		svc:         e,
+		sessionID:   sess.id,
+		claim:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
+		topics:      topics,
+		release:     release,
+		pos:         position,
+		trust:       trust,
+		created:     sess.created,
+		began:       e.cfg.Now(),
+		overlapping: topics.Overlapping(),
+		takeoverCh:  make(chan struct{}),
+		drainCh:     make(chan struct{}),
+	}
+	if ts := topics.Topics(); len(ts) == 1 {
+		st.filter = e.store.Subject(ts[0])
+	}
+	st.written.Store(position)
+	st.recorded.Store(position)
+	st.acks = newAckTracker(position, e.cfg.Now)
+	st.recordedAt.Store(e.cfg.Now().UnixNano())
+
+	e.streams.Add(1)
+	e.metrics.Connections.Add(1)
+	attached = true // Close releases the topics from here on
+	e.reg.claim(st)
+	rev, err := e.store.Claim(ctx, sess.id, st.record(position))
+	if err != nil {
+		st.Close()
+		e.logger.Warn("claiming session", "session", sess.id, "err", err)
+		return nil, ErrUnavailable
+	}
+	e.recorder.attached(sess.id, sess.resumed)
+	e.reg.stored(st, rev)
+	return st, nil
+}
+
+// resolved is a connection's session before it is claimed.
+type resolved struct {
+	id       string // "" until a new session gets its ID
+	resumed  bool   // the token named a session that still exists
+	position uint64 // the session's position (if resumed)
+	created  time.Time
+}
+
+// resolveSession finds the session a token names, if it still exists, and
+// its freshest position: the record's, or what this node knows better (a
+// connection being replaced, or a detachment not stored yet). A missing or
+// invalid token, or an expired session, resolves to a new session.
+func (e *edge) resolveSession(ctx context.Context, token string) (resolved, error) {
+	r := resolved{created: e.cfg.Now()}
+	if token == "" {
+		return r, nil
+	}
+	sid, err := e.cfg.Keys.Verify(token)
+	if err != nil {
+		e.metrics.RejectedRequests.With("reason", "invalid_token").Add(1)
+		return r, nil
+	}
+	id := sid.String()
+	// Looked at before and after reading the record: if the session was
+	// stored in between, the record read may predate that, so it is read
+	// again.
+	_, knownBefore := e.localPosition(id)
+	rec, _, err := e.store.GetSession(ctx, id)
+	localPos, known := e.localPosition(id)
+	if knownBefore && !known {
+		rec, _, err = e.store.GetSession(ctx, id)
+	}
+	if errors.Is(err, eventlog.ErrSessionNotFound) {
+		// The record expired (or its bucket was made again), but a
+		// detached session's consumer might outlive it: it still holds
+		// the position.
+		var s eventlog.ConsumerState
+		if s, err = e.store.Consumer(ctx, id); err == nil {
+			rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics}
+		}
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, eventlog.ErrConsumerNotFound):
+		e.metrics.SessionsExpired.Add(1)
+		return r, nil
+	default:
+		e.logger.Warn("resuming session", "session", id, "err", err)
+		return r, ErrUnavailable
+	}
+	r.id, r.resumed, r.position = id, true, rec.Position
+	if !rec.Created.IsZero() {
+		r.created = rec.Created
+	}
+	if known {
+		r.position = max(r.position, localPos)
+	}
+	return r, nil
+}
+
+// firstStored is the stream's first event, as read for one connection.
+type firstStored struct {
+	eventlog.First
+	err error
+}
+
+// startAfter checks a connection's start position against the stream as it
+// is now, read after the client asked: whether events after it left the
+// stream (a gap, and the position it then goes on from), and what the live
+// path's cache may serve it.
+//
+// A position at or behind the live path's last event is checked against f,
+// the first event the stream holds (one direct get, shared by concurrent
+// connections, and not held up in a reconnect storm the way STREAM.INFO
+// is): below it, the events were evicted or purged. The cache serves the
+// rest while the live path knows the stream has no hole in its middle (see
+// fanout.Hub.Suspect: an operator's deletion or purge withdraws that the
+// moment it is requested). A position beyond the last event (a stream made
+// again, or a client ahead of this node), an empty stream, or a failed read
+// cost a STREAM.INFO.
+func (e *edge) startAfter(ctx context.Context, position uint64, f firstStored) (*fanout.Gap, uint64, fanout.Trust, error) {
+	if last := e.live.Last(); position <= last && f.err == nil && f.Seq > 0 {
+		if position+1 < f.Seq {
+			gap := &fanout.Gap{After: position, First: f.Seq}
+			return gap, f.Seq - 1, fanout.Trust{First: f.Seq}, nil
+		}
+		return nil, position, fanout.Trust{First: f.Seq}, nil
+	}
+	epoch := e.live.Epoch()
+	state, err := e.store.State(ctx)
+	if errors.Is(err, eventlog.ErrStreamNotFound) {
+		return nil, 0, fanout.Trust{}, fmt.Errorf("%w: the stream is being made again", ErrNotReady)
+	}
+	if err != nil {
+		return nil, 0, fanout.Trust{}, ErrUnavailable
+	}
+	view := state.View()
+	e.live.Observe(view, epoch)
+	gap, position := gapAfter(position, state)
+	return gap, position, view.Trust(), nil
+}
+
+// gapAfter returns the gap a connection starting after position must be
+// told of, and the position it then goes on from: events after position
+// that the stream no longer holds (evicted, purged), or a position beyond
+// the stream's end (a stream made again).
+func gapAfter(position uint64, s eventlog.StreamState) (*fanout.Gap, uint64) {
+	switch {
+	case position > s.LastSeq:
+		return &fanout.Gap{After: position, First: s.LastSeq + 1}, s.LastSeq
+	case position+1 < s.FirstSeq:
+		return &fanout.Gap{After: position, First: s.FirstSeq}, s.FirstSeq - 1
+	}
+	return nil, position
+}
