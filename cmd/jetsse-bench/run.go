@@ -173,7 +173,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Var(&o.headers, "publish-header", "extra HTTP publish header \"Name: value\" (repeatable)")
 	fs.IntVar(&o.workers, "publish-workers", 4, "concurrent HTTP publish requests")
 	fs.IntVar(&o.maxInFlight, "max-inflight", 256, "unacknowledged NATS publishes allowed")
-	fs.StringVar(&o.pids, "pid", "", "server process id(s), comma-separated, for CPU (/proc/<pid>/stat) and RSS (/proc/<pid>/status)")
+	fs.StringVar(&o.pids, "pid", "", "server process id(s), comma-separated, for CPU (/proc/<pid>/stat) and RSS (/proc/<pid>/status); Linux only")
 	fs.StringVar(&o.label, "label", "jetsse", "name of the server under test in results and charts")
 	fs.StringVar(&o.seq, "seq", "id", "sequence for losses and duplicates: id (SSE id is the stream sequence) or data (publisher counter in the payload; every payload in an event's data counts)")
 	fs.StringVar(&o.attach, "attach", "session", "when a subscriber counts as attached: session (jetsse's session event) or first (the first event or comment, for other servers)")

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -378,21 +377,6 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		f.dialers = append(f.dialers, d)
 	}
 	return f, nil
-}
-
-// bindNoPort sets IP_BIND_ADDRESS_NO_PORT so that binding a source address
-// does not reserve an ephemeral port before connect (ports are then shared
-// across destinations).
-func bindNoPort(_, _ string, c syscall.RawConn) error {
-	const ipBindAddressNoPort = 24 // linux/in.h
-	var serr error
-	err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
 }
 
 // NewClient returns a client for topic; it does nothing until Start.

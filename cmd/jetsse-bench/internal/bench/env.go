@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -185,22 +184,6 @@ func loopbackHost(ctx context.Context, host string) error {
 		return fmt.Errorf("%s resolves to nothing", host)
 	}
 	return nil
-}
-
-// RaiseFDLimit raises the soft RLIMIT_NOFILE to the hard limit and returns
-// the new soft limit.
-func RaiseFDLimit() (uint64, error) {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-		return 0, err
-	}
-	if r.Cur < r.Max {
-		r.Cur = r.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-			return 0, err
-		}
-	}
-	return r.Cur, nil
 }
 
 // sumRecv returns the new events received over clients.

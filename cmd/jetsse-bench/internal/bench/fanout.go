@@ -56,8 +56,9 @@ type FanoutResult struct {
 	CPUUsPerDelivery *float64 `json:"server_cpu_us_per_delivery"`
 	ServerRSSKiB     *uint64  `json:"server_rss_kib"`
 	// ToolCPUS is this tool's own CPU over the same window, to tell
-	// whether the tool itself was the bottleneck.
-	ToolCPUS float64 `json:"tool_cpu_s"`
+	// whether the tool itself was the bottleneck; null where it cannot be
+	// read (no Linux /proc).
+	ToolCPUS *float64 `json:"tool_cpu_s"`
 }
 
 // Fanout attaches p.N subscribers to a fresh topic, publishes p.K events
@@ -117,7 +118,7 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	if err != nil {
 		return nil, err
 	}
-	tool0, _ := self.CPUSeconds()
+	tool0, toolErr := self.CPUSeconds()
 	start := time.Now()
 	complete := true
 	driveErr := Drive(ctx, pub, ledger, PublishPlan{
@@ -155,8 +156,9 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	if err != nil {
 		return nil, err
 	}
-	tool1, _ := self.CPUSeconds()
-	res.ToolCPUS = round3(tool1 - tool0)
+	if tool1, err := self.CPUSeconds(); err == nil && toolErr == nil {
+		res.ToolCPUS = ptr(round3(tool1 - tool0))
+	}
 	if env.Procs.Enabled() {
 		rss, err := env.Procs.RSSKiB()
 		if err != nil {
