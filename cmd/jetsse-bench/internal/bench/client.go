@@ -49,7 +49,6 @@ type Client struct {
 	target    atomic.Uint64
 	gotSess   bool // a session event arrived in this Run
 	presented bool // the current connection presented a token
-	connects  int  // connection attempts in this Run
 }
 
 // Attached reports whether the client's last Run received a session
@@ -85,7 +84,7 @@ func (c *Client) markCaught(at int64) {
 // run connects, reads until the connection ends, and reconnects if asked.
 func (c *Client) run(ctx context.Context) {
 	f := c.fleet
-	c.gotSess, c.connects = false, 0
+	c.gotSess = false
 	failures := 0
 	for {
 		err := c.connection(ctx)
@@ -101,7 +100,6 @@ func (c *Client) run(ctx context.Context) {
 			f.ConnErrors.Add(1)
 			failures++
 		default: // the stream ended
-			f.StreamEnds.Add(1)
 			failures = 0
 		}
 		if err != nil {

@@ -31,7 +31,6 @@ func (c *Client) connection(ctx context.Context) error {
 
 	now := time.Now().UnixNano()
 	c.RequestAt.CompareAndSwap(0, now)
-	c.connects++
 	d := f.dialers[c.idx%len(f.dialers)]
 	conn, err := d.DialContext(ctx, "tcp", f.ep.addr)
 	if err != nil {

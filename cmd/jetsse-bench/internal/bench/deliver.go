@@ -28,7 +28,6 @@ func (c *Client) onEvent(ev *Event) {
 		if !s.Resumed && c.presented {
 			f.NotResumed.Add(1)
 		}
-		f.Sessions.Add(1)
 		c.attached()
 		return
 	case "gap":

@@ -34,9 +34,8 @@ type Env struct {
 	Publish PublishConfig
 	// Procs are the server's processes, for CPU and memory.
 	Procs Procs
-	// Progress receives a status line every ProgressEvery (nil: none).
-	Progress      io.Writer
-	ProgressEvery time.Duration
+	// Progress receives a status line every second (nil: none).
+	Progress io.Writer
 	// Timeout bounds each scenario run.
 	Timeout time.Duration
 	// Drain is how long a run waits for deliveries that make no progress
@@ -91,23 +90,19 @@ func RunTopic(scenario string) string {
 	return "bench." + scenario + "." + hex.EncodeToString(b[:])
 }
 
-// startProgress writes status() to e.Progress every e.ProgressEvery until
-// the returned stop is called; stop writes a last line and waits for the
+// startProgress writes status() to e.Progress every second until the
+// returned stop is called; stop writes a last line and waits for the
 // goroutine.
 func (e *Env) startProgress(status func() string) (stop func()) {
 	if e.Progress == nil {
 		return func() {}
-	}
-	every := e.ProgressEvery
-	if every <= 0 {
-		every = time.Second
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(every)
+		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {

@@ -47,7 +47,6 @@ type Fleet struct {
 	changed chan struct{} // poked after a session, catch-up or end; WaitFor waits on it
 
 	// Counters over all clients, for progress lines and results.
-	Sessions   atomic.Int64 // session events received
 	Ready      atomic.Int64 // Runs that received their first session event
 	Failed     atomic.Int64 // Runs that ended without a session event
 	NotResumed atomic.Int64 // session events with resumed=false after a token was presented
@@ -55,7 +54,6 @@ type Fleet struct {
 	Running    atomic.Int64 // client goroutines running
 	ConnErrors atomic.Int64 // dial, write or response head failures
 	HTTPErrors atomic.Int64 // non-200 responses
-	StreamEnds atomic.Int64 // connections that ended while their context was live
 	Reconnects atomic.Int64
 	Gaps       atomic.Int64
 	Takeovers  atomic.Int64
@@ -146,11 +144,6 @@ func (f *Fleet) SetDialConcurrency(n int) {
 
 // Wait waits for every goroutine started by Start.
 func (f *Fleet) Wait() { f.wg.Wait() }
-
-// Changed returns a channel that receives (coalesced) after a client's
-// session, catch-up or end; use it to wait for a condition on the counters
-// without polling tightly.
-func (f *Fleet) Changed() <-chan struct{} { return f.changed }
 
 // poke wakes WaitFor (coalesced) after a client's session, catch-up or
 // end.
