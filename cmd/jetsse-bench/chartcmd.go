@@ -26,7 +26,7 @@ func chartCmd(args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	out := fs.String("out", "chart.svg", "SVG file to write")
 	title := fs.String("title", "", "chart title")
-	goals := fs.Bool("goals", true, "draw DESIGN.md's goals (3 µs per delivery, 16 KiB per session)")
+	goals := fs.Bool("goals", true, "draw the goal lines of docs/benchmarks.md (3 µs per delivery, 16 KiB per session)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: jetsse-bench chart [flags] results.json [more.json ...]")
 		fs.PrintDefaults()

@@ -38,7 +38,7 @@ lifts that), is bounded by --timeout and by its counts, and writes one JSON
 object per run to stdout and, with --out, to a JSON array file.
 
 Connections: each subscriber is one TCP connection (and one file descriptor).
-The tool raises its soft RLIMIT_NOFILE to the hard limit; for 10,000
+On Unix the tool raises its soft RLIMIT_NOFILE to the hard limit; for 10,000
 subscribers the hard limit must be above ~10,100 (ulimit -Hn; raise it with
 ulimit -n 65536 as root or in limits.conf), and the server needs the same.
 One source address gives ~28,000 ephemeral ports (ip_local_port_range) to one
