@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -41,55 +40,5 @@ func TestTarget(t *testing.T) {
 	tg, _ := parseTarget(connect, true)
 	if strings.Join(tg.keys, ",") != "offset,epoch" {
 		t.Errorf("keys %v", tg.keys)
-	}
-}
-
-func TestForEachPayload(t *testing.T) {
-	frame := `{"connect":{"subs":{"bench:x":{"ttl":5,"epoch":"e","publications":[{"data":{"t":11,"n":3},"offset":3},{"data":{"t":12,"n":4,"p":"xx"},"offset":4}],"recovered":true,"offset":2}}}}`
-	for _, tt := range []struct{ data, want string }{
-		{`{"t":1,"n":2}`, "1/2 "},
-		{`{"channel":"bench:x","pub":{"data":{"t":5,"n":6},"offset":6}}`, "5/6 "},
-		{frame, "11/3 12/4 "},
-		{`{"connect":{}}`, ""},
-		{`{"t":1}`, ""},
-	} {
-		var b strings.Builder
-		forEachPayload([]byte(tt.data), func(ts int64, n uint64) { fmt.Fprintf(&b, "%d/%d ", ts, n) })
-		if b.String() != tt.want {
-			t.Errorf("%s: %q, want %q", tt.data, b.String(), tt.want)
-		}
-	}
-	for _, tt := range []struct{ key, want string }{
-		{"offset", "2"}, {"epoch", "e"}, {"recovered", "true"}, {"ttl", "5"}, {"missing", ""},
-	} {
-		v, ok := lastJSONValue([]byte(frame), tt.key)
-		if string(v) != tt.want || ok != (tt.want != "") {
-			t.Errorf("%s: %q %v, want %q", tt.key, v, ok, tt.want)
-		}
-	}
-}
-
-func TestSeqWindow(t *testing.T) {
-	var w seqWindow
-	last := uint64(0)
-	recv := func(seq uint64) bool {
-		if seq > last {
-			w.advance(seq - last)
-			last = seq
-			return true
-		}
-		return w.mark(last - seq)
-	}
-	for _, tt := range []struct {
-		seq  uint64
-		want bool
-	}{
-		{1, true}, {3, true}, {2, true}, {2, false}, {3, false}, {1, false},
-		{70, true}, {5, true}, {5, false}, {4, true}, {1000, true}, {69, true}, {69, false},
-		{2000, true}, {1000, false}, {1977, true}, {1977, false}, {3, false},
-	} {
-		if got := recv(tt.seq); got != tt.want {
-			t.Errorf("seq %d (last %d): new = %v, want %v", tt.seq, last, got, tt.want)
-		}
 	}
 }
