@@ -1,0 +1,79 @@
+package features
+
+// Steps of cluster.feature: edges on a NATS cluster, and clients that move
+// between them.
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cucumber/godog"
+)
+
+func (w *world) registerCluster(sc *godog.ScenarioContext) {
+	sc.Step(`^a NATS cluster of (\d+) servers$`, w.natsCluster)
+	sc.Step(`^jetsse edges "([^"]*)" and "([^"]*)" on the cluster with "([^"]*)" sharing session keys "([^"]*)"$`, w.edgesOnTheCluster)
+	sc.Step(`^client "(\w+)" subscribes to "([^"]*)" on "([^"]*)"$`, w.clientSubscribesOn)
+	sc.Step(`^client "(\w+)" subscribes to "([^"]*)" on "([^"]*)" with the session of client "(\w+)"$`, w.subscribeWithSessionOf)
+	sc.Step(`^client "(\w+)" reconnects to "([^"]*)" with its session cookie only$`, w.clientReconnectsToWithCookie)
+	sc.Step(`^client "(\w+)" has received a gapless run of events ending at id (\d+) that starts at or before id (\d+)$`, w.clientHasReceivedGaplessRun)
+}
+
+// edgesOnTheCluster starts edges a and b on the NATS cluster with flags and
+// the same session keys.
+func (w *world) edgesOnTheCluster(a, b, flags, keys string) error {
+	keyFile, err := writeKeyFile(w.dir, keys)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{a, b} {
+		args := append([]string{"--nats-url", strings.Join(w.clusterURLs, ","), "--node-id", name, "--session-key-file", keyFile}, strings.Fields(flags)...)
+		if _, err := w.startServer(name, filepath.Join(w.dir, name), args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *world) clientSubscribesOn(name, topics, srv string) error {
+	return w.subscribe(name, topics, srv, connectOptions{})
+}
+
+// clientReconnectsToWithCookie moves client name to server srv, keeping
+// what it expects, and reconnects it with its cookie.
+func (w *world) clientReconnectsToWithCookie(name, srv string) error {
+	c, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	since := w.since[name]
+	if _, err := w.newClient(name, srv, strings.Join(c.topics, ",")); err != nil {
+		return err
+	}
+	w.since[name] = since
+	return w.clientReconnectsWithCookie(name)
+}
+
+func (w *world) clientHasReceivedGaplessRun(name string, last, first uint64) error {
+	c, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	if err := c.waitFor(waitTimeout, fmt.Sprintf("event %d", last), func() bool {
+		return len(c.events) > 0 && c.events[len(c.events)-1].ID == strconv.FormatUint(last, 10)
+	}); err != nil {
+		return err
+	}
+	got := c.eventIDs()
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			return fmt.Errorf("client %q ids %v are not gapless and increasing", name, got)
+		}
+	}
+	if got[0] > first {
+		return fmt.Errorf("client %q ids %v start after %d", name, got, first)
+	}
+	return nil
+}
