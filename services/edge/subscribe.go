@@ -11,6 +11,7 @@ import (
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/session"
 	"github.com/jetsse/jetsse/pkg/sse"
+	"github.com/jetsse/jetsse/pkg/topic"
 )
 
 // localPosition returns the position this node holds for a session: its
@@ -32,13 +33,8 @@ func (e *edge) localPosition(id string) (pos uint64, ok bool) {
 // left the stream (gap), and claims the session for this connection. The
 // request is validated in full before anything is kept for it.
 func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
-	if e.draining.Load() {
-		return nil, ErrDraining
-	}
-	if !e.live.Running() {
-		// Until the live path knows where it starts, it cannot tell which
-		// positions its cache covers.
-		return nil, fmt.Errorf("%w: live path starting", ErrNotReady)
+	if err := e.admit(); err != nil {
+		return nil, err
 	}
 	var lastID uint64
 	if req.HasLastEventID {
@@ -51,18 +47,52 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	if err != nil {
 		return nil, inputError("topic", err)
 	}
-	attached := false
-	defer func() {
-		if !attached {
-			release()
-		}
-	}()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	sp, err := e.start(ctx, req, lastID)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	st, err := e.newStream(sp, topics, release)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	// From here on, Close gives the topics back.
+	if err := e.claim(ctx, st, sp.resumed); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
 
-	// Where the stream starts now (everything before was evicted), read
-	// while the session is looked up, for any connection that may start
-	// before the live path's last event.
+// admit refuses connections while the node drains or its live path starts:
+// until then it cannot tell which positions its cache covers.
+func (e *edge) admit() error {
+	if e.draining.Load() {
+		return ErrDraining
+	}
+	if !e.live.Running() {
+		return fmt.Errorf("%w: live path starting", ErrNotReady)
+	}
+	return nil
+}
+
+// startPoint is where a connection starts: its session and its position.
+type startPoint struct {
+	resolved
+	position   uint64
+	startAfter string      // what the client is told ("" for live only)
+	gap        *fanout.Gap // events after the client's position that left the stream
+	trust      fanout.Trust
+}
+
+// start resolves a connection's session and the position it starts after:
+// the client's Last-Event-ID always wins, then the session's stored
+// position; a connection with neither starts live. Where the stream starts
+// now (everything before was evicted) is read while the session is looked
+// up, for any connection that may start before the live path's last event.
+func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64) (startPoint, error) {
 	var first chan firstStored
 	if req.HasLastEventID || req.Token != "" {
 		first = make(chan firstStored, 1)
@@ -78,84 +108,86 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	}
 	sess, err := e.resolveSession(ctx, req.Token)
 	if err != nil {
-		return nil, err
+		return startPoint{}, err
 	}
-	position, live := sess.position, false
+	s := startPoint{resolved: sess, position: sess.position}
 	switch {
 	case req.HasLastEventID:
-		position = lastID // the client's own position always wins
+		s.position = lastID
 	case !sess.resumed:
 		// Live only: from the last event this node's live path read (every
 		// event after it reaches the connection through the live path).
-		position, live = e.live.Last(), true
+		s.position = e.live.Last()
+		return s, nil
 	}
-	startAfter := ""
-	var (
-		gap   *fanout.Gap
-		trust fanout.Trust
-	)
-	if !live {
-		startAfter = formatID(position)
-		f := <-first
-		first = nil
-		if gap, position, trust, err = e.startAfter(ctx, position, f); err != nil {
-			return nil, err
-		}
-	}
-	if !sess.resumed {
+	s.startAfter = formatID(s.position)
+	f := <-first
+	first = nil
+	s.gap, s.position, s.trust, err = e.startAfter(ctx, s.position, f)
+	return s, err
+}
+
+// newStream makes the connection's Stream: a new session gets its ID here.
+func (e *edge) newStream(s startPoint, topics *topic.Set, release func()) (*Stream, error) {
+	if !s.resumed {
 		sid, err := session.NewID(e.cfg.Random)
 		if err != nil {
 			return nil, err
 		}
-		sess.id = sid.String()
+		s.id = sid.String()
 		e.metrics.SessionsCreated.Add(1)
 	} else {
 		e.metrics.SessionsResumed.Add(1)
 	}
-	if gap != nil {
+	if s.gap != nil {
 		e.metrics.Gaps.Add(1)
 	}
-	sid, _ := session.ParseID(sess.id)
-
+	sid, _ := session.ParseID(s.id)
+	now := e.cfg.Now()
 	st := &Stream{
 		Session: SessionInfo{
-			ID: sess.id, Resumed: sess.resumed, LastEventID: startAfter,
-			Token: e.cfg.Keys.Sign(sid), Gap: gap,
+			ID: s.id, Resumed: s.resumed, LastEventID: s.startAfter,
+			Token: e.cfg.Keys.Sign(sid), Gap: s.gap,
 		},
 		svc:         e,
-		sessionID:   sess.id,
+		sessionID:   s.id,
 		claim:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
 		topics:      topics,
 		release:     release,
-		pos:         position,
-		trust:       trust,
-		created:     sess.created,
-		began:       e.cfg.Now(),
+		pos:         s.position,
+		trust:       s.trust,
+		created:     s.created,
+		began:       now,
 		overlapping: topics.Overlapping(),
+		acks:        newAckTracker(s.position, e.cfg.Now),
 		takeoverCh:  make(chan struct{}),
 		drainCh:     make(chan struct{}),
 	}
 	if ts := topics.Topics(); len(ts) == 1 {
 		st.filter = e.store.Subject(ts[0])
 	}
-	st.written.Store(position)
-	st.recorded.Store(position)
-	st.acks = newAckTracker(position, e.cfg.Now)
-	st.recordedAt.Store(e.cfg.Now().UnixNano())
+	st.written.Store(s.position)
+	st.recorded.Store(s.position)
+	st.recordedAt.Store(now.UnixNano())
+	return st, nil
+}
 
+// claim makes st the session's one attached connection: on this node at
+// once, across nodes by writing the session's record (whose revision orders
+// it against other nodes' claims). On failure st is closed.
+func (e *edge) claim(ctx context.Context, st *Stream, resumed bool) error {
 	e.streams.Add(1)
 	e.metrics.Connections.Add(1)
-	attached = true // Close releases the topics from here on
 	e.reg.claim(st)
-	rev, err := e.store.Claim(ctx, sess.id, st.record(position))
+	rev, err := e.store.Claim(ctx, st.sessionID, st.record(st.pos))
 	if err != nil {
 		st.Close()
-		e.logger.Warn("claiming session", "session", sess.id, "err", err)
-		return nil, ErrUnavailable
+		e.logger.Warn("claiming session", "session", st.sessionID, "err", err)
+		return ErrUnavailable
 	}
-	e.recorder.attached(sess.id, sess.resumed)
+	e.recorder.attached(st.sessionID, resumed)
 	e.reg.stored(st, rev)
-	return st, nil
+	return nil
 }
 
 // resolved is a connection's session before it is claimed.

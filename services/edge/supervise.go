@@ -104,47 +104,8 @@ func (e *edge) supervise(ctx context.Context) {
 	soon := time.NewTimer(time.Hour)
 	soon.Stop()
 	defer soon.Stop()
-	var known eventlog.Stores
-	failures := 0
-	warn := rate.Sometimes{Interval: 30 * time.Second}
-	check := func() {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		st, err := e.store.Ensure(cctx)
-		if err != nil {
-			e.storesUp.Store(false)
-			// One failure can be a store being deleted under the request;
-			// failures in a row are worth a warning.
-			if failures++; failures > 1 && ctx.Err() == nil {
-				warn.Do(func() {
-					e.logger.Warn("the stream or the session bucket cannot be checked", "err", err, "failures", failures)
-				})
-			}
-			return
-		}
-		failures = 0
-		if st.RecreatedStream {
-			e.metrics.StoreRecreated.With("store", "stream").Add(1)
-			e.logger.Warn("the event stream was deleted; made it again with the configured limits (connected clients are told to reconnect)")
-		}
-		if st.RecreatedBucket {
-			e.metrics.StoreRecreated.With("store", "bucket").Add(1)
-			e.logger.Warn("the session bucket was deleted; made it again (attached sessions are recorded again; detached ones resume from their consumers)")
-		}
-		if !known.Bucket.IsZero() && !st.Bucket.Equal(known.Bucket) {
-			e.bucketRecreated(cctx)
-		}
-		known = st
-		e.storesUp.Store(true)
-		e.markStarted()
-		epoch := e.live.Epoch()
-		if state, err := e.store.State(cctx); err == nil {
-			// Trims the cache to the stream, confirms (or not) that it has
-			// no hole; restarts the live path on a stream made again.
-			e.live.Observe(state.View(), epoch)
-		}
-	}
-	check()
+	c := storeCheck{e: e, warn: rate.Sometimes{Interval: 30 * time.Second}}
+	c.run(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -155,10 +116,60 @@ func (e *edge) supervise(ctx context.Context) {
 			// still be going): look once it surely has.
 			soon.Reset(e.cfg.ChangeDelay)
 		case <-soon.C:
-			check()
+			c.run(ctx)
 		case <-tick.C:
-			check()
+			c.run(ctx)
 		}
+	}
+}
+
+// storeCheck checks the stream and the session bucket, one check at a time
+// (see supervise), remembering what it found.
+type storeCheck struct {
+	e        *edge
+	known    eventlog.Stores
+	failures int
+	warn     rate.Sometimes
+}
+
+// run makes a missing store again, notices one made again by another node,
+// and brings the live path's cache in line with the stream.
+func (c *storeCheck) run(ctx context.Context) {
+	e := c.e
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := e.store.Ensure(cctx)
+	if err != nil {
+		e.storesUp.Store(false)
+		// One failure can be a store being deleted under the request;
+		// failures in a row are worth a warning.
+		if c.failures++; c.failures > 1 && ctx.Err() == nil {
+			c.warn.Do(func() {
+				e.logger.Warn("the stream or the session bucket cannot be checked", "err", err, "failures", c.failures)
+			})
+		}
+		return
+	}
+	c.failures = 0
+	if st.RecreatedStream {
+		e.metrics.StoreRecreated.With("store", "stream").Add(1)
+		e.logger.Warn("the event stream was deleted; made it again with the configured limits (connected clients are told to reconnect)")
+	}
+	if st.RecreatedBucket {
+		e.metrics.StoreRecreated.With("store", "bucket").Add(1)
+		e.logger.Warn("the session bucket was deleted; made it again (attached sessions are recorded again; detached ones resume from their consumers)")
+	}
+	if !c.known.Bucket.IsZero() && !st.Bucket.Equal(c.known.Bucket) {
+		e.bucketRecreated(cctx)
+	}
+	c.known = st
+	e.storesUp.Store(true)
+	e.markStarted()
+	epoch := e.live.Epoch()
+	if state, err := e.store.State(cctx); err == nil {
+		// Trims the cache to the stream, confirms (or not) that it has no
+		// hole; restarts the live path on a stream made again.
+		e.live.Observe(state.View(), epoch)
 	}
 }
 

@@ -234,15 +234,7 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 	if err != nil {
 		return nil, err
 	}
-	var lite *httptransport.Lite
-	if c.lite {
-		if lite, err = httptransport.NewLite(httptransport.LiteConfig{
-			Heartbeat: c.heartbeat, WriteTimeout: c.writeTimeout, Retry: c.retry, Logger: logger,
-		}); err != nil {
-			logger.Info("every connection keeps its own goroutine", "reason", err)
-			lite = nil
-		}
-	}
+	lite := newLite(c, logger)
 	var service edge.Service = svc
 	service = edge.LoggingMiddleware(logger)(service)
 	service = edge.InstrumentingMiddleware(m.RequestDuration, m.RejectedRequests)(service)
@@ -262,15 +254,6 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 	})
 
 	p := &parts{log: log, hub: hub, svc: svc, lite: lite, publishToken: publishToken}
-	if p.ln, err = net.Listen("tcp", c.httpAddr); err != nil {
-		return nil, fmt.Errorf("--http-addr: %w", err)
-	}
-	if c.debugAddr != "" {
-		if p.dln, err = net.Listen("tcp", c.debugAddr); err != nil {
-			p.ln.Close()
-			return nil, fmt.Errorf("--debug-addr: %w", err)
-		}
-	}
 	p.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: c.readHeaderTimeout,
@@ -278,7 +261,38 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 		MaxHeaderBytes:    c.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	return p, nil
+	return p, p.listen(c)
+}
+
+// listen binds the HTTP listener, and the pprof one with --debug-addr.
+func (p *parts) listen(c config) error {
+	var err error
+	if p.ln, err = net.Listen("tcp", c.httpAddr); err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	if c.debugAddr != "" {
+		if p.dln, err = net.Listen("tcp", c.debugAddr); err != nil {
+			p.ln.Close()
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+	}
+	return nil
+}
+
+// newLite returns the pooled writer (--lite), or nil where the system has
+// none: every stream then keeps its handler's goroutine.
+func newLite(c config, logger *slog.Logger) *httptransport.Lite {
+	if !c.lite {
+		return nil
+	}
+	lite, err := httptransport.NewLite(httptransport.LiteConfig{
+		Heartbeat: c.heartbeat, WriteTimeout: c.writeTimeout, Retry: c.retry, Logger: logger,
+	})
+	if err != nil {
+		logger.Info("every connection keeps its own goroutine", "reason", err)
+		return nil
+	}
+	return lite
 }
 
 // serve runs every part as an oklog/run actor until ctx ends or a signal
@@ -306,58 +320,9 @@ func serve(ctx context.Context, c config, opts Options, s settings, n natsConn, 
 	}
 	httpDone := make(chan struct{}) // closed once every connection is drained
 	appCtx, appCancel := context.WithCancel(context.WithoutCancel(ctx))
-	g.Add(func() error {
-		logger.Info("jetsse serving", "http", p.ln.Addr().String(), "nats", n.url, "node", s.nodeID,
-			"stream", c.stream, "prefix", c.prefix)
-		if opts.OnReady != nil {
-			ready := Ready{HTTPAddr: p.ln.Addr().String(), NATSURL: n.url, PublishToken: p.publishToken, DataDir: c.dataDir}
-			go func() {
-				for _, ch := range []<-chan struct{}{p.hub.Ready(), p.svc.Started()} {
-					select {
-					case <-ch:
-					case <-appCtx.Done():
-						return
-					}
-				}
-				opts.OnReady(ready)
-			}()
-		}
-		var err error
-		if c.tlsCert != "" {
-			err = p.srv.ServeTLS(p.ln, c.tlsCert, c.tlsKey)
-		} else {
-			err = p.srv.Serve(p.ln)
-		}
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	}, func(error) {
-		logger.Info("draining", "window", c.drainTimeout)
-		dctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout+5*time.Second)
-		if err := p.svc.Drain(dctx, c.drainTimeout); err != nil {
-			logger.Warn("drain incomplete", "err", err)
-		}
-		cancel()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = p.srv.Shutdown(sctx)
-		cancel()
-		close(httpDone)
-	})
+	g.Add(httpActor(c, opts, s, n, p, appCtx, httpDone))
 	if p.dln != nil {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		dsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		g.Add(func() error {
-			if err := dsrv.Serve(p.dln); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		}, func(error) { _ = dsrv.Close() })
+		g.Add(debugActor(p.dln))
 	}
 	var appWG sync.WaitGroup
 	appActor := func(f func(context.Context) error) (func() error, func(error)) {
@@ -394,4 +359,66 @@ func serve(ctx context.Context, c config, opts Options, s settings, n natsConn, 
 		return nil
 	}
 	return err
+}
+
+// httpActor serves HTTP until interrupted, then drains: connections end
+// spread over --drain-timeout, positions are recorded, and httpDone closes.
+// OnReady (if set) is called once the live path reads and the service runs.
+func httpActor(c config, opts Options, s settings, n natsConn, p *parts, appCtx context.Context, httpDone chan struct{}) (func() error, func(error)) {
+	logger := s.logger
+	return func() error {
+			logger.Info("jetsse serving", "http", p.ln.Addr().String(), "nats", n.url, "node", s.nodeID,
+				"stream", c.stream, "prefix", c.prefix)
+			if opts.OnReady != nil {
+				ready := Ready{HTTPAddr: p.ln.Addr().String(), NATSURL: n.url, PublishToken: p.publishToken, DataDir: c.dataDir}
+				go func() {
+					for _, ch := range []<-chan struct{}{p.hub.Ready(), p.svc.Started()} {
+						select {
+						case <-ch:
+						case <-appCtx.Done():
+							return
+						}
+					}
+					opts.OnReady(ready)
+				}()
+			}
+			var err error
+			if c.tlsCert != "" {
+				err = p.srv.ServeTLS(p.ln, c.tlsCert, c.tlsKey)
+			} else {
+				err = p.srv.Serve(p.ln)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		}, func(error) {
+			logger.Info("draining", "window", c.drainTimeout)
+			dctx, cancel := context.WithTimeout(context.Background(), c.drainTimeout+5*time.Second)
+			if err := p.svc.Drain(dctx, c.drainTimeout); err != nil {
+				logger.Warn("drain incomplete", "err", err)
+			}
+			cancel()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = p.srv.Shutdown(sctx)
+			cancel()
+			close(httpDone)
+		}
+}
+
+// debugActor serves Go's pprof profiles on ln until interrupted.
+func debugActor(ln net.Listener) (func() error, func(error)) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, func(error) { _ = srv.Close() }
 }
