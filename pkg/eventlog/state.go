@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // StreamState is the stream's current state and configured limits.
@@ -100,29 +100,26 @@ func (l *Log) FirstStored(ctx context.Context) (First, error) {
 }
 
 func (l *Log) readFirst(ctx context.Context) (First, error) {
-	// Not a batch: one answer, the first event on any subject, or 404. The
-	// connection's shared response inbox takes it.
-	req, _ := json.Marshal(directBatchRequest{Seq: 1, NextFor: ">"})
-	m, err := l.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+l.cfg.Stream, req)
+	batch, err := jetstreamext.GetBatch(ctx, l.js, l.cfg.Stream, 1, jetstreamext.GetBatchSeq(1), jetstreamext.GetBatchSubject(">"))
 	if errors.Is(err, nats.ErrNoResponders) {
 		return First{}, ErrStreamNotFound
 	}
 	if err != nil {
 		return First{}, fmt.Errorf("%w: direct get: %v", ErrUnavailable, err)
 	}
-	switch status := m.Header.Get("Status"); status {
-	case "":
-	case "404":
-		return First{}, nil
-	default:
-		return First{}, fmt.Errorf("%w: direct get: %s %s", ErrUnavailable, status, m.Header.Get("Description"))
+	var f First
+	for m, err := range batch {
+		switch {
+		case errors.Is(err, jetstreamext.ErrNoMessages):
+			return First{}, nil
+		case errors.Is(err, nats.ErrNoResponders):
+			return First{}, ErrStreamNotFound
+		case err != nil:
+			return First{}, fmt.Errorf("%w: direct get: %v", ErrUnavailable, err)
+		}
+		f = First{Seq: m.Sequence, Time: m.Time}
 	}
-	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-	if err != nil {
-		return First{}, fmt.Errorf("eventlog: direct get: bad sequence header: %w", err)
-	}
-	at, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-	return First{Seq: seq, Time: at}, nil
+	return f, nil
 }
 
 // ErrBucketNotFound: the session bucket does not exist (an operator deleted
