@@ -4,9 +4,7 @@ package features
 // between them.
 
 import (
-	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/cucumber/godog"
@@ -18,7 +16,6 @@ func (w *world) registerCluster(sc *godog.ScenarioContext) {
 	sc.Step(`^client "(\w+)" subscribes to "([^"]*)" on "([^"]*)"$`, w.clientSubscribesOn)
 	sc.Step(`^client "(\w+)" subscribes to "([^"]*)" on "([^"]*)" with the session of client "(\w+)"$`, w.subscribeWithSessionOf)
 	sc.Step(`^client "(\w+)" reconnects to "([^"]*)" with its session cookie only$`, w.clientReconnectsToWithCookie)
-	sc.Step(`^client "(\w+)" has received a gapless run of events ending at id (\d+) that starts at or before id (\d+)$`, w.clientHasReceivedGaplessRun)
 }
 
 // edgesOnTheCluster starts edges a and b on the NATS cluster with flags and
@@ -54,26 +51,4 @@ func (w *world) clientReconnectsToWithCookie(name, srv string) error {
 	}
 	w.since[name] = since
 	return w.clientReconnectsWithCookie(name)
-}
-
-func (w *world) clientHasReceivedGaplessRun(name string, last, first uint64) error {
-	c, err := w.client(name)
-	if err != nil {
-		return err
-	}
-	if err := c.waitFor(waitTimeout, fmt.Sprintf("event %d", last), func() bool {
-		return len(c.events) > 0 && c.events[len(c.events)-1].ID == strconv.FormatUint(last, 10)
-	}); err != nil {
-		return err
-	}
-	got := c.eventIDs()
-	for i := 1; i < len(got); i++ {
-		if got[i] != got[i-1]+1 {
-			return fmt.Errorf("client %q ids %v are not gapless and increasing", name, got)
-		}
-	}
-	if got[0] > first {
-		return fmt.Errorf("client %q ids %v start after %d", name, got, first)
-	}
-	return nil
 }

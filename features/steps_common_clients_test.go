@@ -27,6 +27,7 @@ func (w *world) registerCommonClients(sc *godog.ScenarioContext) {
 }
 
 func (w *world) registerCommonClientChecks(sc *godog.ScenarioContext) {
+	sc.Step(`^client "(\w+)" has received a gapless run of events ending at id (\d+) that starts at or before id (\d+)$`, w.clientHasReceivedGaplessRun)
 	sc.Step(`^client "(\w+)" is told the session was resumed from its last event ID$`, w.clientIsToldResumedFromItsLastEventID)
 	sc.Step(`^client "(\w+)" is told the session was resumed from "([^"]*)"$`, w.clientIsToldResumedFrom)
 	sc.Step(`^client "(\w+)" is told the session was resumed$`, w.clientIsToldResumed)
@@ -392,4 +393,26 @@ func pubIDs(ps []published) []string {
 		out[i] = strconv.FormatUint(p.Seq, 10)
 	}
 	return out
+}
+
+func (w *world) clientHasReceivedGaplessRun(name string, last, first uint64) error {
+	c, err := w.client(name)
+	if err != nil {
+		return err
+	}
+	if err := c.waitFor(waitTimeout, fmt.Sprintf("event %d", last), func() bool {
+		return len(c.events) > 0 && c.events[len(c.events)-1].ID == strconv.FormatUint(last, 10)
+	}); err != nil {
+		return err
+	}
+	got := c.eventIDs()
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			return fmt.Errorf("client %q ids %v are not gapless and increasing", name, got)
+		}
+	}
+	if got[0] > first {
+		return fmt.Errorf("client %q ids %v start after %d", name, got, first)
+	}
+	return nil
 }
