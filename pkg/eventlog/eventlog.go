@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jetsse/jetsse/internal/defaults"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -90,35 +91,35 @@ const (
 
 func (c *Config) setDefaults() {
 	if c.Stream == "" {
-		c.Stream = "EVENTS"
+		c.Stream = defaults.Stream
 	}
 	if c.Prefix == "" {
-		c.Prefix = "events"
+		c.Prefix = defaults.SubjectPrefix
 	}
 	if c.Replicas <= 0 {
-		c.Replicas = 1
+		c.Replicas = defaults.Replicas
 	}
 	if c.MaxSessions <= 0 {
-		c.MaxSessions = 100_000
+		c.MaxSessions = defaults.MaxSessions
 	}
 	if c.SessionTTL <= 0 {
-		c.SessionTTL = 5 * time.Minute
+		c.SessionTTL = defaults.SessionTTL
 	}
 	if c.SessionBucket == "" {
-		c.SessionBucket = "jetsse_sessions"
+		c.SessionBucket = defaults.SessionBucket
 	}
 	if c.APIConcurrency <= 0 {
-		c.APIConcurrency = 64
+		c.APIConcurrency = defaults.APIConcurrency
 	}
 	if c.MaxTopicLen <= 0 {
-		c.MaxTopicLen = 256
+		c.MaxTopicLen = defaults.MaxTopicLen
 	}
 }
 
 // ReservedConsumers is the room the stream keeps beyond MaxSessions for
 // consumers that are not sessions: each edge node's live consumer, and
 // operators' own.
-const ReservedConsumers = 1024
+const ReservedConsumers = defaults.ReservedConsumers
 
 // Log is the JetStream side of one edge node. It is safe for concurrent use.
 type Log struct {

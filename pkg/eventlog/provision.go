@@ -124,7 +124,7 @@ func (l *Log) bucketConfig() jetstream.StreamConfig {
 	}
 	kvs := jetstream.StreamConfig{
 		Name:              "KV_" + cfg.SessionBucket,
-		Description:       "jetsse sessions: owner, position, topics; the newest connection of a session wins",
+		Description:       "jetsse sessions: claim (the attached connection), position, topics; the newest claim of a session wins",
 		Subjects:          []string{"$KV." + cfg.SessionBucket + ".>"},
 		MaxMsgsPerSubject: 1,
 		MaxBytes:          -1,

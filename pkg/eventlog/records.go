@@ -26,18 +26,18 @@ type Record struct {
 	Topics   []string
 }
 
-// The value format is one line: "v1 <owner or -> <position> <created unix
-// ms> <topics as JSON>". The owner comes first so watchers can read it
+// The value format is one line: "v1 <claim or -> <position> <created unix
+// ms> <topics as JSON>". The claim comes first so watchers can read it
 // without decoding the rest.
 func (r Record) encode() []byte {
-	owner := r.Claim
-	if owner == "" {
-		owner = "-"
+	claim := r.Claim
+	if claim == "" {
+		claim = "-"
 	}
 	tj, _ := json.Marshal(r.Topics)
-	b := make([]byte, 0, 64+len(owner)+len(tj))
+	b := make([]byte, 0, 64+len(claim)+len(tj))
 	b = append(b, "v1 "...)
-	b = append(b, owner...)
+	b = append(b, claim...)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, r.Position, 10)
 	b = append(b, ' ')
@@ -72,7 +72,7 @@ func decodeRecord(b []byte) (Record, error) {
 	return r, nil
 }
 
-// claimOf returns the owner field of an encoded record without decoding it.
+// claimOf returns the claim field of an encoded record without decoding it.
 func claimOf(b []byte) string {
 	rest, ok := bytes.CutPrefix(b, []byte("v1 "))
 	if !ok {
