@@ -15,6 +15,7 @@ import (
 const (
 	MetaTopics  = "jetsse.topics"
 	MetaCreated = "jetsse.created"
+	MetaSubject = "jetsse.subject" // the identity the session belongs to, when it has one
 )
 
 // ConsumerPrefix starts the name of every session consumer.
@@ -28,6 +29,7 @@ type ConsumerState struct {
 	ID       string
 	Topics   []string  // as stored in the consumer's metadata
 	Created  time.Time // from the consumer's metadata
+	Subject  string    // from the consumer's metadata ("" for anonymous)
 	Position uint64    // last delivered event ID (the consumer's ack floor)
 }
 
@@ -36,8 +38,8 @@ type ConsumerState struct {
 // topics as filter subjects (or the whole stream when the topics overlap,
 // which JetStream refuses on one consumer; replay filters on the edge
 // anyway).
-func (l *Log) createConsumer(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error {
-	cfg := l.consumerConfig(id, topics, overlapping, position, created)
+func (l *Log) createConsumer(ctx context.Context, id string, r Record, overlapping bool) error {
+	cfg := l.consumerConfig(id, r, overlapping)
 	err := l.api(ctx, func() error {
 		_, err := l.js.CreateConsumer(ctx, l.cfg.Stream, cfg)
 		return err
@@ -48,22 +50,25 @@ func (l *Log) createConsumer(ctx context.Context, id string, topics []string, ov
 	return nil
 }
 
-func (l *Log) consumerConfig(id string, topics []string, overlapping bool, position uint64, created time.Time) jetstream.ConsumerConfig {
-	tj, _ := json.Marshal(topics)
+func (l *Log) consumerConfig(id string, r Record, overlapping bool) jetstream.ConsumerConfig {
+	tj, _ := json.Marshal(r.Topics)
 	cfg := jetstream.ConsumerConfig{
 		Durable:           ConsumerName(id),
 		Description:       "jetsse session",
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       position + 1,
+		OptStartSeq:       r.Position + 1,
 		AckPolicy:         jetstream.AckAllPolicy,
 		InactiveThreshold: l.cfg.SessionTTL,
 		MemoryStorage:     l.cfg.SessionMemory,
 		Metadata: map[string]string{
 			MetaTopics:  string(tj),
-			MetaCreated: created.UTC().Format(time.RFC3339Nano),
+			MetaCreated: r.Created.UTC().Format(time.RFC3339Nano),
 		},
 	}
-	cfg.FilterSubjects = l.filterSubjects(topics, overlapping)
+	if r.Subject != "" {
+		cfg.Metadata[MetaSubject] = r.Subject
+	}
+	cfg.FilterSubjects = l.filterSubjects(r.Topics, overlapping)
 	return cfg
 }
 
@@ -136,13 +141,14 @@ func stateFromInfo(id string, info *jetstream.ConsumerInfo) ConsumerState {
 	if info.Config.Metadata != nil {
 		_ = json.Unmarshal([]byte(info.Config.Metadata[MetaTopics]), &s.Topics)
 		s.Created, _ = time.Parse(time.RFC3339Nano, info.Config.Metadata[MetaCreated])
+		s.Subject = info.Config.Metadata[MetaSubject]
 	}
 	return s
 }
 
 // replaceConsumer deletes and recreates a session's consumer: for moving a
 // session below its start sequence, or changing what cannot be updated.
-func (l *Log) replaceConsumer(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error {
+func (l *Log) replaceConsumer(ctx context.Context, id string, r Record, overlapping bool) error {
 	err := l.api(ctx, func() error {
 		err := l.js.DeleteConsumer(ctx, l.cfg.Stream, ConsumerName(id))
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -153,7 +159,7 @@ func (l *Log) replaceConsumer(ctx context.Context, id string, topics []string, o
 	if err != nil {
 		return fmt.Errorf("eventlog: delete session consumer: %w", err)
 	}
-	return l.createConsumer(ctx, id, topics, overlapping, position, created)
+	return l.createConsumer(ctx, id, r, overlapping)
 }
 
 // DeleteConsumer removes a session's consumer.
@@ -175,7 +181,7 @@ func (l *Log) StoreConsumer(ctx context.Context, id string, r Record, overlappin
 		// one (moved, or made again: no more consumers than before).
 		return l.moveConsumer(ctx, id, r, overlapping, ErrTooManySessions)
 	}
-	err := l.createConsumer(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+	err := l.createConsumer(ctx, id, r, overlapping)
 	switch {
 	case err == nil:
 		return nil
@@ -198,14 +204,14 @@ func (l *Log) moveConsumer(ctx context.Context, id string, r Record, overlapping
 		}
 		// Subscribed to other topics since the consumer was made (its start
 		// sequence cannot be updated, so it is made again).
-		return l.replaceConsumer(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+		return l.replaceConsumer(ctx, id, r, overlapping)
 	case errors.Is(err, ErrBelowStart):
-		return l.replaceConsumer(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+		return l.replaceConsumer(ctx, id, r, overlapping)
 	case errors.Is(err, ErrConsumerNotFound):
 		if missing != nil {
 			return missing
 		}
-		return l.replaceConsumer(ctx, id, r.Topics, overlapping, r.Position, r.Created)
+		return l.replaceConsumer(ctx, id, r, overlapping)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package eventlog
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,35 +14,49 @@ import (
 )
 
 // Record is a session's state in the sessions bucket: who holds it, where
-// it is, and what it subscribes to. The bucket entry exists while the
-// session does: it is rewritten while a connection is attached and expires
-// --session-ttl after the last write, which a detach makes. A session's
-// durable consumer (sse-<id>) is created when it detaches.
+// it is, whose it is and what it subscribes to. The bucket entry exists
+// while the session does: it is rewritten while a connection is attached
+// and expires --session-ttl after the last write, which a detach makes. A
+// session's durable consumer (sse-<id>) is created when it detaches.
 type Record struct {
 	// Claim names the attached connection that holds the session
 	// ("node/connection"), or is "" while the session is detached.
 	Claim    string
 	Position uint64
 	Created  time.Time
-	Topics   []string
+	// Reconnects counts the connections after the first.
+	Reconnects uint64
+	// Subject is the identity the session belongs to ("" for anonymous).
+	Subject string
+	Topics  []string
 }
 
-// The value format is one line: "v1 <claim or -> <position> <created unix
-// ms> <topics as JSON>". The claim comes first so watchers can read it
-// without decoding the rest.
+// The value format is one line: "v2 <claim or -> <position> <created unix
+// ms> <reconnects> <subject, base64url, or -> <topics as JSON>". The claim
+// comes first so watchers can read it without decoding the rest. Records
+// of the first format ("v1 <claim> <position> <created> <topics>") still
+// decode.
 func (r Record) encode() []byte {
 	claim := r.Claim
 	if claim == "" {
 		claim = "-"
 	}
+	subject := "-"
+	if r.Subject != "" {
+		subject = base64.RawURLEncoding.EncodeToString([]byte(r.Subject))
+	}
 	tj, _ := json.Marshal(r.Topics)
-	b := make([]byte, 0, 64+len(claim)+len(tj))
-	b = append(b, "v1 "...)
+	b := make([]byte, 0, 96+len(claim)+len(subject)+len(tj))
+	b = append(b, "v2 "...)
 	b = append(b, claim...)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, r.Position, 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, r.Created.UnixMilli(), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, r.Reconnects, 10)
+	b = append(b, ' ')
+	b = append(b, subject...)
 	b = append(b, ' ')
 	return append(b, tj...)
 }
@@ -49,35 +64,51 @@ func (r Record) encode() []byte {
 var errBadRecord = errors.New("eventlog: malformed session record")
 
 func decodeRecord(b []byte) (Record, error) {
-	f := bytes.SplitN(b, []byte{' '}, 5)
-	if len(f) != 5 || string(f[0]) != "v1" {
+	version, rest, _ := bytes.Cut(b, []byte{' '})
+	fields := 4 // v1: claim, position, created, topics
+	if string(version) == "v2" {
+		fields = 6 // v2: claim, position, created, reconnects, subject, topics
+	} else if string(version) != "v1" {
+		return Record{}, errBadRecord
+	}
+	f := bytes.SplitN(rest, []byte{' '}, fields)
+	if len(f) != fields {
 		return Record{}, errBadRecord
 	}
 	var r Record
-	if string(f[1]) != "-" {
-		r.Claim = string(f[1])
+	if string(f[0]) != "-" {
+		r.Claim = string(f[0])
 	}
-	pos, err := strconv.ParseUint(string(f[2]), 10, 64)
+	var err error
+	if r.Position, err = strconv.ParseUint(string(f[1]), 10, 64); err != nil {
+		return Record{}, errBadRecord
+	}
+	ms, err := strconv.ParseInt(string(f[2]), 10, 64)
 	if err != nil {
 		return Record{}, errBadRecord
 	}
-	ms, err := strconv.ParseInt(string(f[3]), 10, 64)
-	if err != nil {
+	r.Created = time.UnixMilli(ms)
+	if fields == 6 {
+		if r.Reconnects, err = strconv.ParseUint(string(f[3]), 10, 64); err != nil {
+			return Record{}, errBadRecord
+		}
+		if string(f[4]) != "-" {
+			sub, err := base64.RawURLEncoding.DecodeString(string(f[4]))
+			if err != nil {
+				return Record{}, errBadRecord
+			}
+			r.Subject = string(sub)
+		}
+	}
+	if err := json.Unmarshal(f[fields-1], &r.Topics); err != nil {
 		return Record{}, errBadRecord
 	}
-	if err := json.Unmarshal(f[4], &r.Topics); err != nil {
-		return Record{}, errBadRecord
-	}
-	r.Position, r.Created = pos, time.UnixMilli(ms)
 	return r, nil
 }
 
 // claimOf returns the claim field of an encoded record without decoding it.
 func claimOf(b []byte) string {
-	rest, ok := bytes.CutPrefix(b, []byte("v1 "))
-	if !ok {
-		return ""
-	}
+	_, rest, _ := bytes.Cut(b, []byte{' '})
 	if i := bytes.IndexByte(rest, ' '); i >= 0 {
 		rest = rest[:i]
 	}
