@@ -60,11 +60,13 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerCommonClients(sc)
 	w.registerCommonClientChecks(sc)
 
+	w.registerAuthorization(sc)
 	w.registerBadInput(sc)
 	w.registerBrowser(sc)
 	w.registerCluster(sc)
 	w.registerCrash(sc)
 	w.registerGaps(sc)
+	w.registerLimits(sc)
 	w.registerOperations(sc)
 	w.registerOperator(sc)
 	w.registerPublishing(sc)

@@ -44,6 +44,7 @@ type sseClient struct {
 	token       string // from the Jetsse-Session response header
 	firstToken  string
 	cookie      string // from Set-Cookie
+	authCookie  string // the jetsse_auth cookie it presents
 	header      http.Header
 	status      int
 	errBody     string
@@ -69,6 +70,15 @@ type connectOptions struct {
 	cookie           string
 	noRead           bool // open the stream and never read it
 	autoReconnect    bool // like EventSource: reconnect with Last-Event-ID after the retry delay
+	// A subscriber's JWT, in the Authorization header (with authScheme,
+	// default "Bearer"), the jetsse_auth cookie, or the access_token query
+	// parameter.
+	bearer, authScheme, authCookie, accessToken string
+	// fromAddr is the local address to connect from (a 127.0.0.0/8
+	// address other than 127.0.0.1 is another client address).
+	fromAddr string
+	// header holds more request headers.
+	header http.Header
 }
 
 // connect opens a connection and starts reading it. It returns once the
@@ -81,7 +91,12 @@ func (c *sseClient) connect(o connectOptions) error {
 		cancel()
 		return err
 	}
-	hc := &http.Client{Transport: newTransport(o.noRead)}
+	tr := newTransport(o.noRead)
+	if o.fromAddr != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(o.fromAddr)}}
+		tr.DialContext = d.DialContext
+	}
+	hc := &http.Client{Transport: tr}
 	resp, err := hc.Do(req)
 	if err != nil {
 		cancel()
@@ -105,6 +120,9 @@ func (c *sseClient) request(ctx context.Context, o connectOptions) (*http.Reques
 	if o.lastEventIDQuery != nil {
 		q.Set("lastEventId", *o.lastEventIDQuery)
 	}
+	if o.accessToken != "" {
+		q.Set("access_token", o.accessToken)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base()+"/events?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
@@ -118,6 +136,22 @@ func (c *sseClient) request(ctx context.Context, o connectOptions) (*http.Reques
 	}
 	if o.cookie != "" {
 		req.AddCookie(&http.Cookie{Name: "jetsse_session", Value: o.cookie})
+	}
+	for k, v := range o.header {
+		req.Header[k] = v
+	}
+	if o.bearer != "" {
+		scheme := o.authScheme
+		if scheme == "" {
+			scheme = "Bearer"
+		}
+		req.Header.Set("Authorization", scheme+" "+o.bearer)
+	}
+	c.mu.Lock()
+	c.authCookie = o.authCookie
+	c.mu.Unlock()
+	if o.authCookie != "" {
+		req.AddCookie(&http.Cookie{Name: "jetsse_auth", Value: o.authCookie})
 	}
 	return req, nil
 }
@@ -207,6 +241,9 @@ func (c *sseClient) reconnect(ctx context.Context, hc *http.Client, req *http.Re
 	req.Header.Set("Last-Event-ID", c.lastEventID)
 	req.Header.Del("Cookie")
 	req.AddCookie(&http.Cookie{Name: "jetsse_session", Value: c.cookie})
+	if c.authCookie != "" {
+		req.AddCookie(&http.Cookie{Name: "jetsse_auth", Value: c.authCookie})
+	}
 	c.mu.Unlock()
 	select {
 	case <-ctx.Done():
@@ -258,7 +295,7 @@ func (c *sseClient) read(body io.Reader) {
 		}
 		r := received{ID: ev.ID, Type: ev.Type, Data: string(ev.Data), Conn: c.connections}
 		switch ev.Type {
-		case "session", "gap", "takeover":
+		case "session", "gap", "takeover", "reauth":
 			c.control = append(c.control, r)
 		default:
 			c.events = append(c.events, r)

@@ -131,7 +131,7 @@ func (w *world) metricsAreScrapedUntil(name, value string) error {
 }
 
 // metricsInclude waits until every metric of the table (metric, value) has
-// its value.
+// its value (a value ">= n" asks for at least n).
 func (w *world) metricsInclude(t *godog.Table) error {
 	return eventually(func() error {
 		m, err := w.scrape()
@@ -141,11 +141,12 @@ func (w *world) metricsInclude(t *godog.Table) error {
 		var bad []string
 		for _, row := range t.Rows[1:] {
 			name, value := row.Cells[0].Value, row.Cells[1].Value
-			want, err := strconv.ParseFloat(value, 64)
+			value, atLeast := strings.CutPrefix(value, ">=")
+			want, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			if err != nil {
 				return err
 			}
-			if got, ok := m[name]; !ok || got != want {
+			if got, ok := m[name]; !ok || (got != want && !atLeast) || got < want {
 				bad = append(bad, fmt.Sprintf("%s = %v (present %v), want %v", name, got, ok, want))
 			}
 		}
@@ -236,7 +237,7 @@ func (w *world) sessionPositionIsRecorded(name string, pos uint64) error {
 			return err
 		}
 		f := strings.Fields(string(e.Value()))
-		if len(f) < 3 || f[0] != "v1" || f[1] != "-" || f[2] != strconv.FormatUint(pos, 10) {
+		if len(f) < 3 || f[0] != "v2" || f[1] != "-" || f[2] != strconv.FormatUint(pos, 10) {
 			return fmt.Errorf("session record %q, want detached at position %d", e.Value(), pos)
 		}
 		c, err := js.Consumer(context.Background(), "EVENTS", "sse-"+id)

@@ -49,6 +49,11 @@ type world struct {
 	// never read subscribed.
 	rssBefore int64
 
+	// auth holds the JWT secret and tokens of a scenario with --auth jwt.
+	auth authState
+	// limits holds what a scenario about limits asked and holds open.
+	limits limitsState
+
 	// the last plain HTTP response
 	status int
 	body   string
@@ -66,6 +71,7 @@ func newWorld(dir string) *world {
 }
 
 func (w *world) close() {
+	w.limits.close()
 	for _, c := range w.clients {
 		c.close()
 	}

@@ -17,7 +17,10 @@ const (
 	Replicas      = 1
 	// MaxSessions bounds the stream's consumers that detached sessions may
 	// fill; ReservedConsumers more stay for edge nodes and operators.
-	MaxSessions       = 100_000
+	// A detached session's consumer costs about 44 KiB of the NATS
+	// server's memory (docs/benchmarks.md): 20,000 bound that to about
+	// 860 MiB; sessions beyond keep their record only.
+	MaxSessions       = 20_000
 	ReservedConsumers = 1024
 	SessionTTL        = 5 * time.Minute
 	// APIConcurrency bounds JetStream API requests in flight per node.
@@ -49,6 +52,18 @@ const (
 	QueueEvents  = 1024            // per connection
 	QueueBytes   = 8 << 20         // per connection
 	DrainTimeout = 10 * time.Second
+)
+
+// Admission limits, per node and per client address (see
+// docs/protocol.md, "Limits").
+const (
+	MaxConnections                = 50_000
+	MaxConnectionsPerClient       = 1_000
+	NewSessionsPerSecond          = 200.0
+	NewSessionsPerClientPerSecond = 20.0
+	// LimitRetry is when a client refused by a connection limit is told to
+	// come back.
+	LimitRetry = 10 * time.Second
 )
 
 // The live path's cache of recent events.

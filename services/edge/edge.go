@@ -59,13 +59,14 @@ var _ Live = (*fanout.Hub)(nil)
 // Config wires a Service; zero durations and rates take the defaults of
 // internal/defaults.
 type Config struct {
-	Store        Store
-	Live         Live
-	Keys         *session.Keyring
-	PublishToken string
+	Store Store
+	Live  Live
+	Keys  *session.Keyring
 	// NodeID names this node in the claims it writes; unique per process.
 	NodeID string
 	Limits Limits
+	// Admission bounds connections and new sessions per node and client.
+	Admission Admission
 	// SessionTTL is how long a detached session survives.
 	SessionTTL time.Duration
 	// CheckpointInterval is how often an attached session's position is
@@ -96,6 +97,7 @@ type edge struct {
 	reg      *registry
 	recorder *recorder
 	topics   *topicSets
+	adm      *admission
 
 	conns    atomic.Uint64
 	draining atomic.Bool
@@ -156,6 +158,7 @@ func NewService(cfg Config) (*Edge, error) {
 		reg:     newRegistry(cfg.NodeID),
 		topics:  newTopicSets(topic.Limits{MaxTopics: cfg.Limits.MaxTopics, MaxLen: cfg.Limits.MaxTopicLen}, cfg.Metrics.TopicSets),
 		started: make(chan struct{}),
+		adm:     newAdmission(cfg.Admission, cfg.Now),
 	}
 	e.recorder = newRecorder(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.CheckpointRate, cfg.Metrics, cfg.Logger, cfg.Now)
 	return &Edge{e}, nil
@@ -256,6 +259,10 @@ func (e *edge) Publish(ctx context.Context, req PublishRequest) (PublishResponse
 	if err := topic.Validate(req.Topic, false, e.cfg.Limits.MaxTopicLen); err != nil {
 		return PublishResponse{}, inputError("topic", err)
 	}
+	if !req.Principal.Publish.Covers(req.Topic) {
+		e.metrics.RejectedRequests.With("reason", "forbidden").Add(1)
+		return PublishResponse{}, fmt.Errorf("%w: publishing to topic %q is not granted", ErrForbidden, req.Topic)
+	}
 	if err := validateLabel(req.Event, e.cfg.Limits.MaxEventLen); err != nil {
 		return PublishResponse{}, inputError("event", err)
 	}
@@ -269,6 +276,7 @@ func (e *edge) Publish(ctx context.Context, req PublishRequest) (PublishResponse
 	switch {
 	case err == nil:
 	case errors.Is(err, eventlog.ErrTooLarge):
+		e.metrics.LimitHits.With("limit", "event_bytes").Add(1)
 		return PublishResponse{}, ErrTooLarge
 	default:
 		e.logger.Warn("publish failed", "topic", req.Topic, "err", err)

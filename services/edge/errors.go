@@ -3,13 +3,21 @@ package edge
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Domain errors. A transport maps them to its own answers in one place (the
 // HTTP transport: errorStatus); logs and metrics classify them by Outcome.
 var (
-	// ErrUnauthorized: a publish without the right token.
-	ErrUnauthorized = errors.New("missing or invalid publish token")
+	// ErrUnauthorized: a request without valid credentials (a publish
+	// without the publish token or a valid JWT; with --auth jwt, a
+	// subscription without a valid token where anonymous clients may not
+	// subscribe). The transport authenticates; the text after the colon
+	// says what was wrong and is safe to show.
+	ErrUnauthorized = errors.New("missing or invalid token")
+	// ErrForbidden: the credentials are valid but do not grant what was
+	// asked (a topic outside the token's subscribe or publish grants).
+	ErrForbidden = errors.New("forbidden")
 	// ErrTooLarge: a body or event over the configured limit.
 	ErrTooLarge = errors.New("request body too large")
 	// ErrUnavailable: JetStream cannot be reached right now.
@@ -28,7 +36,22 @@ var (
 	ErrSlowClient = errors.New("client fell behind")
 	// ErrStreamReset: the event stream was recreated under the connection.
 	ErrStreamReset = errors.New("event stream was reset")
+	// ErrReauth: the token the connection was opened with expired; the
+	// client must come back with a fresh one.
+	ErrReauth = errors.New("token expired")
 )
+
+// LimitError is a request refused by one of the node's admission limits
+// (connections, or new sessions, per node or per client). The client may
+// come back after RetryAfter.
+type LimitError struct {
+	Limit      string // the limit's name, as the metric labels it
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("limit reached (%s): retry in %s", e.Limit, e.RetryAfter.Round(time.Second))
+}
 
 // InputError is a client error in a request field (HTTP 400).
 type InputError struct {
@@ -42,10 +65,12 @@ func (e *InputError) Unwrap() error { return e.Err }
 func inputError(field string, err error) error { return &InputError{Field: field, Err: err} }
 
 // Outcome names what an error means for the request: "bad_request",
-// "unauthorized", "too_large", "draining", "unavailable", or "error" (a
-// fault of the edge). Logs and metrics use it; nil is "ok".
+// "unauthorized", "forbidden", "limited", "too_large", "draining",
+// "unavailable", or "error" (a fault of the edge). Logs and metrics use it;
+// nil is "ok".
 func Outcome(err error) string {
 	var in *InputError
+	var lim *LimitError
 	switch {
 	case err == nil:
 		return "ok"
@@ -53,6 +78,10 @@ func Outcome(err error) string {
 		return "bad_request"
 	case errors.Is(err, ErrUnauthorized):
 		return "unauthorized"
+	case errors.Is(err, ErrForbidden):
+		return "forbidden"
+	case errors.As(err, &lim):
+		return "limited"
 	case errors.Is(err, ErrTooLarge):
 		return "too_large"
 	case errors.Is(err, ErrDraining):

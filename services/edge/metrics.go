@@ -15,6 +15,7 @@ type Metrics struct {
 	SessionsResumed  metrics.Counter // jetsse_sessions_resumed_total
 	SessionsExpired  metrics.Counter // jetsse_sessions_expired_total
 	Takeovers        metrics.Counter // jetsse_takeovers_total
+	Reauths          metrics.Counter // jetsse_reauths_total
 	Gaps             metrics.Counter // jetsse_gaps_total
 	EventsDelivered  metrics.Counter // jetsse_events_delivered_total
 	EventsReplayed   metrics.Counter // jetsse_events_replayed_total{source}
@@ -25,6 +26,7 @@ type Metrics struct {
 	EventsPublished  metrics.Counter // jetsse_events_published_total
 	RequestDuration  metrics.Histogram
 	RejectedRequests metrics.Counter // jetsse_rejected_requests_total{reason}
+	LimitHits        metrics.Counter // jetsse_limit_hits_total{limit}
 
 	CacheEvents metrics.Gauge // jetsse_cache_events
 	CacheBytes  metrics.Gauge // jetsse_cache_bytes
@@ -78,6 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SessionsResumed:  counter("sessions_resumed_total", "Connections that resumed an existing session."),
 		SessionsExpired:  counter("sessions_expired_total", "Valid tokens presented for sessions that no longer existed (expired after --session-ttl)."),
 		Takeovers:        counter("takeovers_total", "Connections ended because a newer connection attached to their session."),
+		Reauths:          counter("reauths_total", "Connections ended because the token they were opened with expired (the client was told: event reauth)."),
 		Gaps:             counter("gaps_total", "gap events sent: events after a client's position had left the stream (evicted by its limits, purged, or the stream was recreated)."),
 		EventsDelivered:  counter("events_delivered_total", "Events written and flushed to clients (live and replayed)."),
 		EventsReplayed:   counter("events_replayed_total", "Events delivered from history before a connection went live, by source (cache: this node's memory; jetstream: read from the stream).", "source"),
@@ -88,9 +91,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		EventsPublished:  counter("events_published_total", "Events published through POST /publish."),
 		RequestDuration:  histogram("request_duration_seconds", "Time to answer publish and subscribe requests (subscribe: until the stream starts), by method and outcome.", prometheus.DefBuckets, "method", "outcome"),
 		RejectedRequests: counter("rejected_requests_total", "Requests refused, by reason.", "reason"),
-		CacheEvents:      gauge("cache_events", "Recent events held in this node's replay cache."),
-		CacheBytes:       gauge("cache_bytes", "Bytes of SSE frames held in this node's replay cache."),
-		EventsRead:       counter("events_read_total", "Events this node read from the stream for its live path."),
+		LimitHits: counter("limit_hits_total", "Requests refused by a limit, by limit: connections and new sessions per node and per client, "+
+			"topics and topic bytes per subscription, header and body bytes, event bytes (see docs/protocol.md, Limits).", "limit"),
+		CacheEvents: gauge("cache_events", "Recent events held in this node's replay cache."),
+		CacheBytes:  gauge("cache_bytes", "Bytes of SSE frames held in this node's replay cache."),
+		EventsRead:  counter("events_read_total", "Events this node read from the stream for its live path."),
 		ControlTypesDropped: counter("control_types_dropped_total",
 			"Events published over NATS with a type reserved for jetsse's control events (session, gap, takeover, …), delivered without the type."),
 		TopicSets:       gauge("topic_sets", "Subscription topic sets in memory (connections asking for the same topics share one)."),
@@ -111,9 +116,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func DiscardMetrics() *Metrics {
 	c, g, h := discard.NewCounter(), discard.NewGauge(), discard.NewHistogram()
 	return &Metrics{
-		Connections: g, SessionsCreated: c, SessionsResumed: c, SessionsExpired: c, Takeovers: c, Gaps: c,
+		Connections: g, SessionsCreated: c, SessionsResumed: c, SessionsExpired: c, Takeovers: c, Reauths: c, Gaps: c,
 		EventsDelivered: c, EventsReplayed: c, SlowDisconnects: c, WriteErrors: c, DeliveryLag: h,
-		Checkpoints: c, EventsPublished: c, RequestDuration: h, RejectedRequests: c,
+		Checkpoints: c, EventsPublished: c, RequestDuration: h, RejectedRequests: c, LimitHits: c,
 		CacheEvents: g, CacheBytes: g, EventsRead: c, ControlTypesDropped: c, TopicSets: g, StoreRecreated: c,
 		SessionsStored: g, StreamMessages: g, StreamBytes: g, StreamFirstSeq: g, StreamLastSeq: g, StreamConsumers: g,
 		StreamMaxMsgs: g, StreamMaxBytes: g, StreamMaxAge: g,

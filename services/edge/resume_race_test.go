@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsse/jetsse/pkg/auth"
+
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
 )
@@ -42,12 +44,12 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	})
 	ctx := context.Background()
 
-	first, err := svc.Subscribe(ctx, SubscribeRequest{Topics: []string{"orders.*"}})
+	first, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		if _, err := svc.Publish(ctx, PublishRequest{Topic: "orders.1", Data: "x"}); err != nil {
+		if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +68,7 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		})
 	}
 	store.afterGet.Store(&storeNow)
-	second, err := svc.Subscribe(ctx, SubscribeRequest{Topics: []string{"orders.*"}, Token: first.Session.Token})
+	second, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,3 +77,6 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		t.Fatalf("resumed %v from %q, want resumed from 3", second.Session.Resumed, second.Session.LastEventID)
 	}
 }
+
+// anyone may subscribe and publish anywhere.
+var anyone = Principal{Subscribe: auth.All(), Publish: auth.All()}

@@ -9,8 +9,10 @@ package edge
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/jetsse/jetsse/internal/defaults"
+	"github.com/jetsse/jetsse/pkg/auth"
 	"github.com/jetsse/jetsse/pkg/fanout"
 )
 
@@ -25,11 +27,28 @@ type Service interface {
 	Ready(ctx context.Context) error
 }
 
+// Principal is who a request comes from, as the transport authenticated
+// it, and what it may do. The zero Principal is anonymous and may do
+// nothing.
+type Principal struct {
+	// Subject is the identity (a JWT's "sub"); "" for an anonymous client.
+	// A session belongs to the subject that created it.
+	Subject string
+	// Subscribe and Publish are the topics the principal may subscribe and
+	// publish to: every topic asked for must be covered (auth.Grants).
+	Subscribe auth.Grants
+	Publish   auth.Grants
+	// Expires is when the credentials expire (zero: never). A stream
+	// opened with them ends then (ErrReauth).
+	Expires time.Time
+}
+
 // PublishRequest is one event to store.
 type PublishRequest struct {
-	Topic string
-	Event string // the SSE event type ("" for none)
-	Data  string
+	Principal Principal
+	Topic     string
+	Event     string // the SSE event type ("" for none)
+	Data      string
 	// MsgID, when set, is the Nats-Msg-Id: a retried publish with the same
 	// ID within the de-duplication window is stored once.
 	MsgID string
@@ -42,6 +61,10 @@ type PublishResponse struct {
 
 // SubscribeRequest describes a new connection.
 type SubscribeRequest struct {
+	Principal Principal
+	// Client names the client for the per-client admission limits (its
+	// address, see ClientKey); "" is not limited per client.
+	Client string
 	Topics []string
 	// LastEventID is the client's position (Last-Event-ID) when
 	// HasLastEventID is set.

@@ -25,12 +25,15 @@ type Stream struct {
 	// Session is what the client is told first.
 	Session SessionInfo
 
-	svc       *edge
-	sessionID string
-	claim     string // this connection's name in the session's claims
-	topics    *topic.Set
-	release   func() // gives the topic set back
-	filter    string // subject filter for JetStream reads ("" = whole stream)
+	svc        *edge
+	sessionID  string
+	subject    string    // the identity the session belongs to
+	reconnects uint64    // the session's connections after its first
+	expires    time.Time // when the connection's credentials expire (zero: never)
+	claim      string    // this connection's name in the session's claims
+	topics     *topic.Set
+	release    func() // gives the topic set back
+	filter     string // subject filter for JetStream reads ("" = whole stream)
 
 	// The reader's state, its goroutine only: its position, what it
 	// verified the stream holds (what the live path's cache may serve it),
@@ -69,6 +72,9 @@ type Stream struct {
 	takeoverOnce sync.Once
 	drainCh      chan struct{}
 	drainOnce    sync.Once
+	reauthCh     chan struct{}
+	reauthOnce   sync.Once
+	expiry       atomic.Pointer[time.Timer]
 	closeOnce    sync.Once
 }
 
@@ -85,6 +91,29 @@ func (st *Stream) drain() {
 	st.drainOnce.Do(func() {
 		st.stopping.Store(true)
 		close(st.drainCh)
+		st.signal()
+	})
+}
+
+// expireAt ends the stream (ErrReauth) at t, when its credentials expire;
+// a zero t never.
+func (st *Stream) expireAt(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	d := t.Sub(st.svc.cfg.Now())
+	if d <= 0 {
+		st.reauth()
+		return
+	}
+	st.expiry.Store(time.AfterFunc(d, st.reauth))
+}
+
+func (st *Stream) reauth() {
+	st.reauthOnce.Do(func() {
+		st.stopping.Store(true)
+		close(st.reauthCh)
+		st.svc.metrics.Reauths.Add(1)
 		st.signal()
 	})
 }
@@ -151,6 +180,8 @@ func (st *Stream) ended(ctx context.Context) error {
 		return ErrTakenOver
 	case <-st.drainCh:
 		return ErrDraining
+	case <-st.reauthCh:
+		return ErrReauth
 	case <-ctx.Done():
 		return ctx.Err()
 	default:
@@ -198,8 +229,8 @@ func subError(err error) error {
 // Next appends the next events to write to dst and returns it. It blocks
 // until there is something to write, idle passes (it then returns dst
 // unchanged and a nil error: time for a heartbeat), or the stream ends: it
-// then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset or
-// the context's error.
+// then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset,
+// ErrReauth or the context's error.
 func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Duration) ([]*fanout.Event, error) {
 	if err := st.ended(ctx); err != nil {
 		return dst, err
@@ -230,6 +261,8 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 			return dst, ErrTakenOver
 		case <-st.drainCh:
 			return dst, ErrDraining
+		case <-st.reauthCh:
+			return dst, ErrReauth
 		case <-ctx.Done():
 			return dst, ctx.Err()
 		case <-st.timer.C:
@@ -381,6 +414,9 @@ func (st *Stream) Close() {
 		if st.timer != nil {
 			st.timer.Stop()
 		}
+		if t := st.expiry.Load(); t != nil {
+			t.Stop()
+		}
 		// Queued under the registry's lock: a reconnect looking for this
 		// session's position finds it attached or pending, never neither.
 		st.svc.reg.releaseThen(st, func() {
@@ -417,7 +453,10 @@ func (st *Stream) FreezeAcks() { st.acks.freeze() }
 
 // record is the session's record while this connection holds it.
 func (st *Stream) record(position uint64) eventlog.Record {
-	return eventlog.Record{Claim: st.claim, Position: position, Created: st.created, Topics: st.topics.Topics()}
+	return eventlog.Record{
+		Claim: st.claim, Position: position, Created: st.created,
+		Reconnects: st.reconnects, Subject: st.subject, Topics: st.topics.Topics(),
+	}
 }
 
 func formatID(seq uint64) string { return strconv.FormatUint(seq, 10) }

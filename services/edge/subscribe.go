@@ -45,25 +45,80 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	}
 	topics, release, err := e.topics.acquire(req.Topics)
 	if err != nil {
+		e.countLimit(err)
 		return nil, inputError("topic", err)
+	}
+	if t, ok := req.Principal.Subscribe.CoversAll(req.Topics); !ok {
+		release()
+		e.metrics.RejectedRequests.With("reason", "forbidden").Add(1)
+		return nil, fmt.Errorf("%w: topic %q is not granted", ErrForbidden, t)
+	}
+	release, err = e.enter(req, release)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	sp, err := e.start(ctx, req, lastID)
+	if err == nil && !sp.resumed && req.Token != "" {
+		// The token's session is gone: this makes a new one.
+		err = e.limited(e.adm.newSession(req.Client))
+	}
 	if err != nil {
 		release()
 		return nil, err
 	}
-	st, err := e.newStream(sp, topics, release)
+	st, err := e.newStream(sp, req.Principal, topics, release)
 	if err != nil {
 		release()
 		return nil, err
 	}
-	// From here on, Close gives the topics back.
+	// From here on, Close gives the topics and the connection slot back.
 	if err := e.claim(ctx, st, sp.resumed); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// enter applies the admission limits to a connection: it takes a
+// connection slot for the client, and one new session from the rates when
+// the connection surely makes one (it carries no session token). It
+// returns release extended to give the slot back.
+func (e *edge) enter(req SubscribeRequest, release func()) (func(), error) {
+	if err := e.limited(e.adm.connect(req.Client)); err != nil {
+		release()
+		return nil, err
+	}
+	prev := release
+	release = func() {
+		prev()
+		e.adm.leave(req.Client)
+	}
+	if req.Token == "" {
+		if err := e.limited(e.adm.newSession(req.Client)); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
+
+// limited counts a limit's refusal (a *LimitError) and returns it.
+func (e *edge) limited(err error) error {
+	var lim *LimitError
+	if errors.As(err, &lim) {
+		e.metrics.LimitHits.With("limit", lim.Limit).Add(1)
+	}
+	return err
+}
+
+// countLimit counts a topic refused by a configured limit (too many
+// topics, a topic too long).
+func (e *edge) countLimit(err error) {
+	var te *topic.Error
+	if errors.As(err, &te) && te.Limit != "" {
+		e.metrics.LimitHits.With("limit", te.Limit).Add(1)
+	}
 }
 
 // admit refuses connections while the node drains or its live path starts:
@@ -106,7 +161,7 @@ func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64) (
 			}
 		}()
 	}
-	sess, err := e.resolveSession(ctx, req.Token)
+	sess, err := e.resolveSession(ctx, req.Token, req.Principal.Subject)
 	if err != nil {
 		return startPoint{}, err
 	}
@@ -128,7 +183,7 @@ func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64) (
 }
 
 // newStream makes the connection's Stream: a new session gets its ID here.
-func (e *edge) newStream(s startPoint, topics *topic.Set, release func()) (*Stream, error) {
+func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release func()) (*Stream, error) {
 	if !s.resumed {
 		sid, err := session.NewID(e.cfg.Random)
 		if err != nil {
@@ -137,6 +192,7 @@ func (e *edge) newStream(s startPoint, topics *topic.Set, release func()) (*Stre
 		s.id = sid.String()
 		e.metrics.SessionsCreated.Add(1)
 	} else {
+		s.reconnects++
 		e.metrics.SessionsResumed.Add(1)
 	}
 	if s.gap != nil {
@@ -151,6 +207,9 @@ func (e *edge) newStream(s startPoint, topics *topic.Set, release func()) (*Stre
 		},
 		svc:         e,
 		sessionID:   s.id,
+		subject:     p.Subject,
+		expires:     p.Expires,
+		reconnects:  s.reconnects,
 		claim:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
 		topics:      topics,
 		release:     release,
@@ -162,6 +221,7 @@ func (e *edge) newStream(s startPoint, topics *topic.Set, release func()) (*Stre
 		acks:        newAckTracker(s.position, e.cfg.Now),
 		takeoverCh:  make(chan struct{}),
 		drainCh:     make(chan struct{}),
+		reauthCh:    make(chan struct{}),
 	}
 	if ts := topics.Topics(); len(ts) == 1 {
 		st.filter = e.store.Subject(ts[0])
@@ -187,22 +247,27 @@ func (e *edge) claim(ctx context.Context, st *Stream, resumed bool) error {
 	}
 	e.recorder.attached(st.sessionID, resumed)
 	e.reg.stored(st, rev)
+	st.expireAt(st.expires)
 	return nil
 }
 
 // resolved is a connection's session before it is claimed.
 type resolved struct {
-	id       string // "" until a new session gets its ID
-	resumed  bool   // the token named a session that still exists
-	position uint64 // the session's position (if resumed)
-	created  time.Time
+	id         string // "" until a new session gets its ID
+	resumed    bool   // the token named a session that still exists
+	position   uint64 // the session's position (if resumed)
+	created    time.Time
+	reconnects uint64 // connections to the session after its first
 }
 
 // resolveSession finds the session a token names, if it still exists, and
 // its freshest position: the record's, or what this node knows better (a
 // connection being replaced, or a detachment not stored yet). A missing or
-// invalid token, or an expired session, resolves to a new session.
-func (e *edge) resolveSession(ctx context.Context, token string) (resolved, error) {
+// invalid token, an expired session, or a session that belongs to another
+// subject than owner (another identity, or anonymous) resolves to a new
+// session: a session token alone never hands one identity's session to
+// another.
+func (e *edge) resolveSession(ctx context.Context, token, owner string) (resolved, error) {
 	r := resolved{created: e.cfg.Now()}
 	if token == "" {
 		return r, nil
@@ -228,7 +293,7 @@ func (e *edge) resolveSession(ctx context.Context, token string) (resolved, erro
 		// the position.
 		var s eventlog.ConsumerState
 		if s, err = e.store.Consumer(ctx, id); err == nil {
-			rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics}
+			rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics, Subject: s.Subject}
 		}
 	}
 	switch {
@@ -240,7 +305,12 @@ func (e *edge) resolveSession(ctx context.Context, token string) (resolved, erro
 		e.logger.Warn("resuming session", "session", id, "err", err)
 		return r, ErrUnavailable
 	}
-	r.id, r.resumed, r.position = id, true, rec.Position
+	if rec.Subject != owner {
+		e.metrics.RejectedRequests.With("reason", "session_owner").Add(1)
+		e.logger.Debug("session token presented by another identity: new session", "session", id)
+		return r, nil
+	}
+	r.id, r.resumed, r.position, r.reconnects = id, true, rec.Position, rec.Reconnects
 	if !rec.Created.IsZero() {
 		r.created = rec.Created
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jetsse/jetsse/internal/defaults"
+	"github.com/jetsse/jetsse/pkg/auth"
 	"github.com/jetsse/jetsse/pkg/eventlog"
 )
 
@@ -39,13 +40,24 @@ type config struct {
 	debugAddr                              string
 	lite                                   bool
 
+	// Authorization and abuse limits (docs/protocol.md, "Authorization"
+	// and "Limits").
+	authMode, jwtKeyFile, jwtPublicKeyFile string
+	jwtJWKSFile, jwtIssuer, jwtAudience    string
+	jwtLeeway                              time.Duration
+	anonymousSubscribe                     string
+	allowAnonymous                         bool
+	trustedProxy                           string
+	maxConnections, maxConnectionsPerIP    int
+	newSessionsRate, newSessionsPerIPRate  float64
+
 	// explicit lists the stream limits given explicitly: only those are
 	// applied to a stream that exists already.
 	explicit eventlog.Limit
 }
 
 func (c *config) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.httpAddr, "http-addr", ":8080", "HTTP listen address")
+	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (beyond loopback, e.g. :8080, it needs --auth jwt or --allow-anonymous)")
 	fs.StringVar(&c.natsAddr, "nats-addr", "127.0.0.1:4222", "embedded NATS server client listen address (\"\" for in-process only)")
 	fs.StringVar(&c.natsURL, "nats-url", "", "use an existing NATS cluster (comma-separated URLs) instead of the embedded server")
 	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials file (with --nats-url)")
@@ -91,6 +103,20 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins allowed to use the edge from a browser, with credentials (exact, e.g. https://app.example.com)")
 	fs.BoolVar(&c.lite, "lite", true, "serve live plain-HTTP/1 streams from a few shared goroutines instead of one per connection (Linux; TLS and HTTP/2 streams keep their own)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private)")
+	fs.StringVar(&c.authMode, "auth", "none", "subscriber authentication: none (everyone may read every topic; only on a loopback --http-addr unless --allow-anonymous) or jwt")
+	fs.BoolVar(&c.allowAnonymous, "allow-anonymous", false, "allow --auth none on an --http-addr reachable beyond loopback (anyone who reaches it reads every topic)")
+	fs.StringVar(&c.jwtKeyFile, "jwt-key-file", "", "with --auth jwt: HS256 shared secret file (at least 32 bytes, mode 0600)")
+	fs.StringVar(&c.jwtPublicKeyFile, "jwt-public-key-file", "", "with --auth jwt: PEM public key (RS256, ES256/384/512 or EdDSA, by the key's type)")
+	fs.StringVar(&c.jwtJWKSFile, "jwt-jwks-file", "", "with --auth jwt: JSON Web Key Set file (tokens name their key with kid)")
+	fs.StringVar(&c.jwtIssuer, "jwt-issuer", "", "with --auth jwt: required iss claim")
+	fs.StringVar(&c.jwtAudience, "jwt-audience", "", "with --auth jwt: required aud claim")
+	fs.DurationVar(&c.jwtLeeway, "jwt-leeway", auth.DefaultLeeway, "clock skew tolerated on exp and nbf")
+	fs.StringVar(&c.anonymousSubscribe, "anonymous-subscribe", "", "with --auth jwt: comma-separated topic patterns clients without a token may subscribe to (default: none, a token is required)")
+	fs.StringVar(&c.trustedProxy, "trusted-proxy", "", "comma-separated CIDRs of proxies whose Forwarded / X-Forwarded-For / X-Forwarded-Proto are believed (client address for limits, TLS for the cookie)")
+	fs.IntVar(&c.maxConnections, "max-connections", defaults.MaxConnections, "SSE connections this node holds at once (0: no limit)")
+	fs.IntVar(&c.maxConnectionsPerIP, "max-connections-per-ip", defaults.MaxConnectionsPerClient, "SSE connections per client address (IPv6: per /64) at once (0: no limit)")
+	fs.Float64Var(&c.newSessionsRate, "new-sessions-per-second", defaults.NewSessionsPerSecond, "new sessions this node makes a second, with a burst of 5 s worth (0: no limit)")
+	fs.Float64Var(&c.newSessionsPerIPRate, "new-sessions-per-ip-per-second", defaults.NewSessionsPerClientPerSecond, "new sessions a client address (IPv6: per /64) may make a second, with a burst of 5 s worth (0: no limit)")
 	fs.StringVar(&c.cookieSameSite, "cookie-samesite", "lax", "session cookie SameSite: lax, strict, or none (cross-site pages; implies Secure)")
 }
 

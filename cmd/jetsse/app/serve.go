@@ -56,6 +56,8 @@ type settings struct {
 	sameSite    http.SameSite
 	corsOrigins []string
 	nodeID      string
+	auth        *httptransport.Auth
+	proxies     *httptransport.Proxies
 }
 
 // validate checks the flags that can be checked without NATS, and makes the
@@ -81,6 +83,9 @@ func validate(c config, opts Options) (settings, error) {
 			}
 			s.corsOrigins = append(s.corsOrigins, strings.TrimSuffix(o, "/"))
 		}
+	}
+	if s.auth, s.proxies, err = authSettings(c, s.logger); err != nil {
+		return s, err
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return s, errors.New("--tls-cert and --tls-key go together")
@@ -223,23 +228,28 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 		TypesDropped: m.ControlTypesDropped,
 	})
 	svc, err := edge.NewService(edge.Config{
-		Store: log, Live: hub, Keys: keys, PublishToken: publishToken, NodeID: s.nodeID,
+		Store: log, Live: hub, Keys: keys, NodeID: s.nodeID,
 		Limits: edge.Limits{
 			MaxTopics: c.maxTopics, MaxTopicLen: c.maxTopicLen,
 			QueueEvents: c.queueSize, QueueBytes: c.queueBytes, ReplayBatch: c.replayBatch,
 		},
+		Admission:  admission(c),
 		SessionTTL: c.sessionTTL, CheckpointInterval: c.checkpointInterval, CheckpointRate: c.checkpointRate,
 		Metrics: m, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.auth.PublishToken = publishToken
 	lite := newLite(c, logger)
 	var service edge.Service = svc
 	service = edge.LoggingMiddleware(logger)(service)
 	service = edge.InstrumentingMiddleware(m.RequestDuration, m.RejectedRequests)(service)
 	handler := httptransport.NewHandler(service, edge.MakeEndpoints(service), httptransport.Config{
-		PublishToken:   publishToken,
+		Auth:           s.auth,
+		Proxies:        s.proxies,
+		MaxHeaderBytes: c.maxHeaderBytes,
+		OnLimit:        func(l string) { m.LimitHits.With("limit", l).Add(1) },
 		Heartbeat:      c.heartbeat,
 		WriteTimeout:   c.writeTimeout,
 		MaxBody:        c.maxBody,
@@ -258,8 +268,10 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 		Handler:           handler,
 		ReadHeaderTimeout: c.readHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    c.maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		// The handler answers requests over --max-header-bytes (431, JSON,
+		// counted); net/http itself refuses ones far larger.
+		MaxHeaderBytes: 2 * c.maxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	return p, p.listen(c)
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetsse/jetsse/internal/defaults"
+	"github.com/jetsse/jetsse/pkg/auth"
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/platform"
 	"github.com/jetsse/jetsse/pkg/sse"
@@ -51,24 +53,61 @@ var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // drains. A live plain-HTTP/1 stream is handed to Lite when it goes idle.
 func eventsHandler(svc edge.Service, cfg Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr, secure := cfg.Proxies.client(r)
+		p, err := cfg.Auth.subscriber(r)
+		if err != nil {
+			refuseStream(w, r, cfg, err)
+			return
+		}
 		req, byHeader := subscribeRequest(r)
+		req.Principal, req.Client = p, edge.ClientKey(addr)
 		st, err := svc.Subscribe(r.Context(), req)
 		if err != nil {
-			if errorStatus(err) == http.StatusServiceUnavailable && wantsEventStream(r) {
-				// EventSource gives up for good on a 503; told to come
-				// back, it reconnects after the retry delay.
-				comeBackLater(w, cfg.Retry, "unavailable")
-				return
-			}
-			encodeError(r.Context(), err, w)
+			refuseStream(w, r, cfg, err)
 			return
 		}
 		c := &streamConn{st: st, cfg: cfg, w: w, rc: http.NewResponseController(w)}
 		defer c.close()
-		c.start(r, byHeader)
+		c.start(r, byHeader, secure)
 		c.serve(r)
 	})
 }
+
+// refuseStream answers a stream request that was refused. An EventSource
+// gives up for good on any status but 200, so where it should come back
+// (the node is unavailable or over a limit; its token expired and the page
+// may renew it) it gets an empty 200 stream that says when (and, for an
+// expired token, the reauth event). Other refusals, and every refusal of
+// other clients, get the error's status and JSON.
+func refuseStream(w http.ResponseWriter, r *http.Request, cfg Config, err error) {
+	if !wantsEventStream(r) {
+		encodeError(r.Context(), err, w)
+		return
+	}
+	var lim *edge.LimitError
+	switch {
+	case errorStatus(err) == http.StatusServiceUnavailable:
+		comeBackLater(w, cfg.Retry, "unavailable")
+	case errors.As(err, &lim):
+		// Not sooner than defaults.LimitRetry (±50%): an EventSource
+		// comes back on its own, and a crowd of them must not hammer.
+		comeBackLater(w, max(cfg.Retry, lim.RetryAfter, defaults.LimitRetry), "limit reached ("+lim.Limit+")")
+	case errors.Is(err, auth.ErrExpired):
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		b := sse.AppendRetry(nil, jitter(max(cfg.Retry, minReauthRetry)))
+		_, _ = w.Write(appendReauth(b))
+	default:
+		encodeError(r.Context(), err, w)
+	}
+}
+
+// minReauthRetry is the least an EventSource whose token expired is told
+// to wait before it tries again (with the same token, unless the page
+// renewed it).
+const minReauthRetry = 10 * time.Second
 
 // subscribeRequest reads a subscription from a request: its topics, the
 // client's position (Last-Event-ID header, or lastEventId for clients that
@@ -90,6 +129,8 @@ func subscribeRequest(r *http.Request) (req edge.SubscribeRequest, byHeader bool
 		if v != NewSessionToken {
 			req.Token = v
 		}
+	} else if c, err := r.Cookie(SecureCookieName); err == nil {
+		req.Token = c.Value
 	} else if c, err := r.Cookie(CookieName); err == nil {
 		req.Token = c.Value
 	}
@@ -107,8 +148,10 @@ type streamConn struct {
 }
 
 // start sets the stream's headers and the session cookie, and takes the
-// connection from net/http when Lite may serve it later.
-func (c *streamConn) start(r *http.Request, byHeader bool) {
+// connection from net/http when Lite may serve it later. secure says the
+// client reached the edge over TLS (itself, or through a trusted proxy):
+// the cookie is then Secure and named with the __Host- prefix.
+func (c *streamConn) start(r *http.Request, byHeader, secure bool) {
 	h := c.w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -117,10 +160,14 @@ func (c *streamConn) start(r *http.Request, byHeader bool) {
 	if !byHeader {
 		// A client that carries its session in the header (one per tab,
 		// say) keeps it there; the cookie jar is left alone.
+		name := CookieName
+		if secure {
+			name = SecureCookieName
+		}
 		http.SetCookie(c.w, &http.Cookie{
-			Name: CookieName, Value: c.st.Session.Token, Path: "/",
+			Name: name, Value: c.st.Session.Token, Path: "/",
 			HttpOnly: true, SameSite: c.cfg.CookieSameSite,
-			Secure: r.TLS != nil || c.cfg.CookieSameSite == http.SameSiteNoneMode,
+			Secure: secure || c.cfg.CookieSameSite == http.SameSiteNoneMode,
 		})
 	}
 	// A plain HTTP/1.x connection is taken from net/http, so that once

@@ -56,7 +56,9 @@ func appendHeartbeat(b []byte) []byte { return sse.AppendComment(b, "") }
 // before the connection closes: a takeover event (a newer connection has
 // the session; the client must not fight back), or when to come back
 // (retry:, with jitter, so clients spread out) after a drain or a stream
-// that was made again. A client that fell behind or went away is told
+// that was made again, or the reauth event when the token the connection
+// was opened with expired (with a longer retry:, time for the page to
+// renew the token before EventSource comes back on its own). A client that fell behind or went away is told
 // nothing.
 func appendEnd(b []byte, err error, sessionID string, retry time.Duration) []byte {
 	switch {
@@ -64,8 +66,16 @@ func appendEnd(b []byte, err error, sessionID string, retry time.Duration) []byt
 		return sse.AppendEvent(b, sse.Event{Type: "takeover", Data: appendWire(nil, &jetssev1.TakeoverEvent{Session: sessionID})})
 	case errors.Is(err, edge.ErrDraining), errors.Is(err, edge.ErrStreamReset):
 		return sse.AppendRetry(b, jitter(retry))
+	case errors.Is(err, edge.ErrReauth):
+		return appendReauth(sse.AppendRetry(b, jitter(max(retry, minReauthRetry))))
 	}
 	return b
+}
+
+// appendReauth appends the reauth event: the connection's token expired,
+// and the client must come back with a fresh one.
+func appendReauth(b []byte) []byte {
+	return sse.AppendEvent(b, sse.Event{Type: "reauth", Data: appendWire(nil, &jetssev1.ReauthEvent{Reason: "token expired"})})
 }
 
 // jitter returns d ± 50%.

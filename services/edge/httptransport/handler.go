@@ -9,27 +9,32 @@ package httptransport
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
+	"strconv"
 	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jetsse/jetsse/internal/defaults"
+	"github.com/jetsse/jetsse/pkg/auth"
 	"github.com/jetsse/jetsse/pkg/jetssev1"
 	"github.com/jetsse/jetsse/services/edge"
 )
 
 // Names on the wire.
 const (
-	CookieName    = "jetsse_session"
-	SessionHeader = "Jetsse-Session"
+	CookieName = "jetsse_session"
+	// SecureCookieName is the session cookie's name when the client
+	// connected over TLS: the __Host- prefix makes browsers insist on
+	// Secure, Path=/ and no Domain, so no other site or plain-HTTP page can
+	// plant it.
+	SecureCookieName = "__Host-jetsse_session"
+	SessionHeader    = "Jetsse-Session"
 	// NewSessionToken, sent as the Jetsse-Session header, asks for a new
 	// session carried by the header only (no cookie is set).
 	NewSessionToken = "new"
@@ -38,13 +43,24 @@ const (
 // Config configures the HTTP transport; zero durations and sizes take the
 // defaults of internal/defaults.
 type Config struct {
-	PublishToken string
+	// Auth authenticates subscribers and publishers (nil: anonymous
+	// subscribers may read every topic, and no one may publish).
+	Auth *Auth
+	// Proxies are the peers whose forwarding headers are believed (client
+	// address for the per-client limits, TLS for the cookie).
+	Proxies      *Proxies
 	Heartbeat    time.Duration // comment interval while idle
 	WriteTimeout time.Duration // per write to a client
 	MaxBody      int64         // POST /publish body limit
-	Retry        time.Duration // base reconnect delay, ±50% jitter
-	Metrics      http.Handler  // served at /metrics (nil: none)
-	Logger       *slog.Logger
+	// MaxHeaderBytes bounds a request's line and headers (431 over it);
+	// 0 for no check here (net/http's own bound still holds).
+	MaxHeaderBytes int
+	// OnLimit, if set, is told the name of each transport limit a request
+	// hit ("header_bytes", "body_bytes").
+	OnLimit func(limit string)
+	Retry   time.Duration // base reconnect delay, ±50% jitter
+	Metrics http.Handler  // served at /metrics (nil: none)
+	Logger  *slog.Logger
 	// Draining reports whether the node is draining (new requests: 503).
 	Draining func() bool
 	// Web serves the browser assets (GET /, GET /jetsse.js, GET /assets/…);
@@ -83,6 +99,12 @@ func (c *Config) setDefaults() {
 	if c.CookieSameSite == 0 {
 		c.CookieSameSite = http.SameSiteLaxMode
 	}
+	if c.OnLimit == nil {
+		c.OnLimit = func(string) {}
+	}
+	if c.Auth == nil {
+		c.Auth = &Auth{Mode: auth.ModeNone, Anonymous: auth.All()}
+	}
 }
 
 // NewHandler returns the edge's routes: GET /events (the event stream),
@@ -96,8 +118,8 @@ func NewHandler(svc edge.Service, eps edge.Endpoints, cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /events", drainingStream(cfg, notDraining(cfg.Draining, eventsHandler(svc, cfg))))
-	mux.Handle("POST /publish", notDraining(cfg.Draining, requireBearer(cfg.PublishToken,
-		kithttp.NewServer(eps.Publish, decodePublishRequest(cfg.MaxBody), encodeResponse, opts...))))
+	mux.Handle("POST /publish", notDraining(cfg.Draining, authenticatePublisher(cfg.Auth,
+		kithttp.NewServer(eps.Publish, decodePublishRequest(cfg.MaxBody, cfg.OnLimit), encodeResponse, opts...))))
 	mux.Handle("GET /readyz", kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeResponse, opts...))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -114,7 +136,31 @@ func NewHandler(svc edge.Service, eps edge.Endpoints, cfg Config) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
-	return corsMiddleware(cfg.CORSOrigins, mux)
+	return limitHeaders(cfg.MaxHeaderBytes, cfg.OnLimit, corsMiddleware(cfg.CORSOrigins, mux))
+}
+
+// limitHeaders answers 431 with the JSON error to a request whose line and
+// headers exceed max bytes (counted as sent: name, value and the ": " and
+// CRLF of each). net/http refuses far larger ones itself before any
+// handler runs (see the http.Server's MaxHeaderBytes).
+func limitHeaders(max int, onLimit func(string), next http.Handler) http.Handler {
+	if max <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4
+			}
+		}
+		if n > max {
+			onLimit("header_bytes")
+			writeError(w, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request headers larger than %d bytes", max))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // errorStatus is the one place domain errors become HTTP status codes.
@@ -125,6 +171,10 @@ func errorStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, edge.ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, edge.ErrForbidden):
+		return http.StatusForbidden
+	case errors.As(err, new(*edge.LimitError)):
+		return http.StatusTooManyRequests
 	case errors.Is(err, edge.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, edge.ErrDraining), errors.Is(err, edge.ErrUnavailable), errors.Is(err, edge.ErrNotReady):
@@ -139,8 +189,14 @@ func encodeError(_ context.Context, err error, w http.ResponseWriter) {
 	if status == http.StatusInternalServerError {
 		msg = "internal error" // never leak internals
 	}
-	if status == http.StatusServiceUnavailable {
+	var lim *edge.LimitError
+	switch {
+	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "2")
+	case errors.As(err, &lim):
+		w.Header().Set("Retry-After", strconv.Itoa(int((lim.RetryAfter+time.Second-1)/time.Second)))
+	case status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="jetsse"`)
 	}
 	writeError(w, status, msg)
 }
@@ -172,12 +228,13 @@ func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) er
 	return err
 }
 
-func decodePublishRequest(maxBody int64) kithttp.DecodeRequestFunc {
-	return func(_ context.Context, r *http.Request) (any, error) {
+func decodePublishRequest(maxBody int64, onLimit func(string)) kithttp.DecodeRequestFunc {
+	return func(ctx context.Context, r *http.Request) (any, error) {
 		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
+				onLimit("body_bytes")
 				return nil, edge.ErrTooLarge
 			}
 			return nil, &edge.InputError{Field: "body", Err: err}
@@ -186,22 +243,29 @@ func decodePublishRequest(maxBody int64) kithttp.DecodeRequestFunc {
 		if err := wireUnmarshal.Unmarshal(b, &m); err != nil {
 			return nil, &edge.InputError{Field: "body", Err: errors.New(`must be one JSON object {"topic", "event", "data", "msg_id"} with string values`)}
 		}
-		return edge.PublishRequest{Topic: m.GetTopic(), Event: m.GetEvent(), Data: m.GetData(), MsgID: m.GetMsgId()}, nil
+		p, _ := principalFrom(ctx)
+		return edge.PublishRequest{Principal: p, Topic: m.GetTopic(), Event: m.GetEvent(), Data: m.GetData(), MsgID: m.GetMsgId()}, nil
 	}
 }
 
-// requireBearer refuses requests without "Authorization: Bearer <token>"
-// before reading their body.
-func requireBearer(token string, next http.Handler) http.Handler {
-	want := []byte(token)
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) (edge.Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(edge.Principal)
+	return p, ok
+}
+
+// authenticatePublisher refuses a publish without valid credentials before
+// its body is read, and hands the publisher's principal on in the
+// request's context.
+func authenticatePublisher(a *Auth, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="jetsse"`)
-			encodeError(r.Context(), edge.ErrUnauthorized, w)
+		p, err := a.publisher(r)
+		if err != nil {
+			encodeError(r.Context(), err, w)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 

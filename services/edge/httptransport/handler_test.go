@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsse/jetsse/pkg/auth"
+
 	"github.com/jetsse/jetsse/internal/edgetest"
 	"github.com/jetsse/jetsse/services/edge"
 	"github.com/jetsse/jetsse/services/edge/httptransport"
@@ -49,7 +51,9 @@ type rig struct {
 func newRig(t *testing.T, httpCfg httptransport.Config) (*rig, http.Handler) {
 	t.Helper()
 	svc, deps := startService(t, nil)
-	httpCfg.PublishToken = "tok"
+	if httpCfg.Auth == nil {
+		httpCfg.Auth = &httptransport.Auth{Mode: auth.ModeNone, Anonymous: auth.All(), PublishToken: "tok"}
+	}
 	httpCfg.Draining = svc.Draining
 	return &rig{svc: svc, deps: deps, cfg: httpCfg}, httptransport.NewHandler(svc, edge.MakeEndpoints(svc), httpCfg)
 }
@@ -140,7 +144,7 @@ func TestDrainingRefusesNewRequests(t *testing.T) {
 
 func cookieOf(resp *http.Response) *http.Cookie {
 	for _, c := range resp.Cookies() {
-		if c.Name == httptransport.CookieName {
+		if c.Name == httptransport.CookieName || c.Name == httptransport.SecureCookieName {
 			return c
 		}
 	}
@@ -160,13 +164,45 @@ func TestSessionCookieAttributes(t *testing.T) {
 		}
 		resp.Body.Close()
 		c := cookieOf(resp)
-		if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
+		if c == nil || c.Name != httptransport.SecureCookieName || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
 			t.Fatalf("cookie %+v", c)
 		}
 		if c.Value != resp.Header.Get(httptransport.SessionHeader) {
 			t.Fatalf("cookie and header carry different tokens")
 		}
 	})
+	// Behind a proxy that terminates TLS, X-Forwarded-Proto says how the
+	// client connected, believed only from a --trusted-proxy peer.
+	for _, tc := range []struct {
+		name    string
+		trusted string
+		secure  bool
+	}{
+		{"X-Forwarded-Proto from a trusted proxy makes it Secure", "127.0.0.0/8", true},
+		{"X-Forwarded-Proto from anyone else is ignored", "10.0.0.0/8", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxies, err := httptransport.ParseProxies(tc.trusted, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, h := newRig(t, httptransport.Config{Proxies: proxies})
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL+"/events?topic=a", nil)
+			req.Header.Set("X-Forwarded-Proto", "https")
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			c := cookieOf(resp)
+			if c == nil || c.Secure != tc.secure || (c.Name == httptransport.SecureCookieName) != tc.secure {
+				t.Fatalf("cookie %+v", c)
+			}
+		})
+	}
 	t.Run("SameSite=None is always Secure", func(t *testing.T) {
 		_, h := newRig(t, httptransport.Config{CookieSameSite: http.SameSiteNoneMode})
 		srv := httptest.NewServer(h)
