@@ -152,3 +152,25 @@ Feature: Subscribers and publishers are authorized
       | orders.1 | a wrong token                       | 401    | a JSON error      |
       | orders.1 | no token                            | 401    | a JSON error      |
       | orders.1 | the publish token in a Basic header | 401    | a JSON error      |
+
+  Scenario Outline: A configuration that would expose more than meant does not start
+    Given a JWT secret file "<file>" of <bytes> bytes with mode <mode>
+    Then jetsse does not start with "<flags>", saying "<saying>"
+
+    Examples:
+      | file      | bytes | mode | flags                                              | saying                   |
+      | ok.key    | 48    | 0600 | --http-addr 0.0.0.0:0                              | --allow-anonymous        |
+      | ok.key    | 48    | 0600 | --http-addr :0                                     | --allow-anonymous        |
+      | ok.key    | 48    | 0600 | --auth jwt                                         | exactly one key source   |
+      | short.key | 16    | 0600 | --auth jwt --jwt-key-file short.key                | at least 32 are needed   |
+      | open.key  | 48    | 0644 | --auth jwt --jwt-key-file open.key                 | chmod 600                |
+      | ok.key    | 48    | 0600 | --jwt-key-file ok.key                              | need --auth jwt          |
+      | ok.key    | 48    | 0600 | --auth jwt --jwt-key-file ok.key --allow-anonymous | --anonymous-subscribe    |
+      | ok.key    | 48    | 0600 | --auth jwt --jwt-key-file ok.key --trusted-proxy x | --trusted-proxy          |
+      | ok.key    | 48    | 0600 | --auth basic                                       | unknown mode             |
+
+  Scenario: Anonymous access beyond loopback starts when meant
+    Given a jetsse server with "--http-addr 0.0.0.0:0 --allow-anonymous"
+    When client "a" subscribes to "anything.at.all"
+    And 2 events are published to "anything.at.all"
+    Then client "a" has received every event published to its topics since it subscribed, exactly once and in order

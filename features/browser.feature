@@ -161,3 +161,15 @@ Feature: Browsers
     And 2 events are published to "t"
     Then tab "A" shows the events with ids "4, 5"
     And tab "A" shows a "session" notice containing "Resumed session, after event 3"
+
+  Scenario: A page renews its token when the edge asks, and keeps every event
+    Given web apps "app" and "other" on other origins
+    And web app "app" hands out tokens that may subscribe to "orders.*" for 1 second
+    And a jetsse server with JWT auth that allows the origin of web app "app"
+    And tab "A" opens web app "app" with the token hook subscribed to "orders.*"
+    When 3 events are published to "orders.1"
+    Then tab "A" shows the events with ids "1, 2, 3"
+    And tab "A" shows a "reauth" notice containing "token expired"
+    When 2 events are published to "orders.2"
+    Then tab "A" shows every event published since it subscribed, exactly once and in order
+    And web app "app" handed out at least 2 tokens

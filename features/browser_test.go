@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -308,11 +309,23 @@ type browserWorld struct {
 	mark     map[string]int // "restart"/"reload" → background events acknowledged by then
 	apps     map[string]*httptest.Server
 	pagePub  *published // what the page last tried to publish
+	// appTokens says what the web apps' /token endpoint hands out (by
+	// app): grants and lifetime; tokensMinted counts what it did.
+	appTokens    map[string]appTokenGrant
+	tokensMinted map[string]int
+	tokensMu     sync.Mutex
+}
+
+// appTokenGrant is what a web app's /token endpoint hands out.
+type appTokenGrant struct {
+	subscribe []string
+	validFor  time.Duration
 }
 
 func newBrowserWorld(w *world) *browserWorld {
 	return &browserWorld{w: w, tabs: map[string]*tab{}, since: map[string]int{}, topics: map[string][]string{},
-		mark: map[string]int{}, apps: map[string]*httptest.Server{}}
+		mark: map[string]int{}, apps: map[string]*httptest.Server{},
+		appTokens: map[string]appTokenGrant{}, tokensMinted: map[string]int{}}
 }
 
 func (b *browserWorld) close() {
@@ -432,6 +445,9 @@ const appPage = `<!doctype html>
     onSession: (s) => row("session", (s.resumed ? "Resumed" : "New") + " session, after event " + (s.lastEventId || "(live)")),
     onGap: (g) => row("gap", "up to " + g.missing + " events missing"),
     onTakeover: () => row("takeover", "taken over"),
+    onReauth: (r) => row("reauth", "reauth: " + r.reason),
+    // With ?token=1 the page asks its own server for a JWT (the token hook).
+    token: q.get("token") ? async () => (await fetch("/token", { cache: "no-store" })).text() : undefined,
   });
 </script>
 </body></html>`

@@ -83,6 +83,8 @@ func (w *world) registerAuthorization(sc *godog.ScenarioContext) {
 	sc.Step(`^an EventSource subscribes to "([^"]*)" with the token of "(\w+)" in the access_token query parameter$`, w.eventSourceWithQueryToken)
 	sc.Step(`^the stream says reauth and when to retry, and holds no session$`, w.streamSaysReauth)
 	sc.Step(`^I POST /publish to "([^"]*)" with (.+)$`, w.publishWithCredentials)
+	sc.Step(`^a JWT secret file "([^"]*)" of (\d+) bytes with mode (0\d+)$`, w.jwtSecretFile)
+	sc.Step(`^jetsse does not start with "([^"]*)", saying "([^"]*)"$`, w.jetsseDoesNotStart)
 	sc.Step(`^the response is an event ID$`, func() error { return w.responseIs("an event ID") })
 }
 
@@ -446,6 +448,44 @@ func (w *world) responseIs(what string) error {
 	}
 	if err := json.Unmarshal([]byte(w.body), &r); err != nil || r.ID == "" {
 		return errors.New("no event ID in " + w.body)
+	}
+	return nil
+}
+
+// jwtSecretFile writes a random secret of n bytes into the scenario's
+// directory with the given mode.
+func (w *world) jwtSecretFile(name string, n int, mode string) error {
+	m, err := strconv.ParseUint(mode, 8, 32)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	path := filepath.Join(w.dir, name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, os.FileMode(m))
+}
+
+// jetsseDoesNotStart starts jetsse on a fresh data dir with flags (file
+// names in them are the scenario's files) and expects it to refuse, saying
+// want.
+func (w *world) jetsseDoesNotStart(flags, want string) error {
+	args := strings.Fields(flags)
+	for i, a := range args {
+		if strings.HasSuffix(a, ".key") {
+			args[i] = filepath.Join(w.dir, a)
+		}
+	}
+	_, err := w.startServer("refused", filepath.Join(w.dir, "refused"), args)
+	if err == nil {
+		return errors.New("jetsse started")
+	}
+	if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, want) {
+		return fmt.Errorf("jetsse did not start, but not saying %q: %v", want, err)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/cucumber/godog"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/jetsse/jetsse/services/edge/web"
 )
@@ -36,6 +37,12 @@ func (w *world) registerBrowser(sc *godog.ScenarioContext) {
 	sc.Step(`^the jetsse process is started again on the same data dir and ports$`, b.restartProcess)
 	sc.Step(`^web apps "(\w+)" and "(\w+)" on other origins$`, b.webApps)
 	sc.Step(`^a jetsse server that allows the origin of web app "(\w+)"$`, b.serverAllowing)
+	sc.Step(`^a jetsse server with JWT auth that allows the origin of web app "(\w+)"$`, b.jwtServerAllowing)
+	sc.Step(`^web app "(\w+)" hands out tokens that may subscribe to "([^"]*)" for (\d+) seconds?$`, b.appHandsOutTokens)
+	sc.Step(`^web app "(\w+)" handed out at least (\d+) tokens$`, b.appHandedOut)
+	sc.Step(`^tab "(\w+)" opens web app "(\w+)" with the token hook subscribed to "([^"]*)"$`, func(name, app, topics string) error {
+		return b.openAppWith(name, app, topics, url.Values{"token": {"1"}})
+	})
 
 	sc.Step(`^tab "(\w+)" opens the (demo page|plain EventSource page) subscribed to "([^"]*)"$`, b.openPage)
 	sc.Step(`^tab "(\w+)" opens web app "(\w+)" subscribed to "([^"]*)"$`, b.openApp)
@@ -153,6 +160,14 @@ func (b *browserWorld) webApps(first, second string) error {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte(appPage))
 		})
+		mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
+			t, err := b.mintAppToken(name)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			_, _ = w.Write([]byte(t))
+		})
 		b.apps[name] = httptest.NewServer(mux)
 	}
 	return nil
@@ -168,6 +183,48 @@ func (b *browserWorld) serverAllowing(app string) error {
 }
 
 func (b *browserWorld) openApp(name, app, topics string) error {
+	return b.openAppWith(name, app, topics, nil)
+}
+
+func (b *browserWorld) jwtServerAllowing(app string) error {
+	s := b.apps[app]
+	if s == nil {
+		return fmt.Errorf("no web app %q", app)
+	}
+	return b.w.jetsseServerWithJWT("--cors-origins " + s.URL)
+}
+
+func (b *browserWorld) appHandsOutTokens(app, topics string, secs int) error {
+	b.tokensMu.Lock()
+	defer b.tokensMu.Unlock()
+	b.appTokens[app] = appTokenGrant{subscribe: splitList(topics), validFor: time.Duration(secs) * time.Second}
+	return nil
+}
+
+// mintAppToken is web app app's /token endpoint: a JWT for "page-user"
+// with the grants and lifetime the scenario set.
+func (b *browserWorld) mintAppToken(app string) (string, error) {
+	b.tokensMu.Lock()
+	g, ok := b.appTokens[app]
+	b.tokensMinted[app]++
+	b.tokensMu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("web app %q hands out no tokens", app)
+	}
+	return b.w.sign(jwt.MapClaims{"sub": "page-user", "exp": time.Now().Add(g.validFor).Unix(),
+		"jetsse": map[string]any{"subscribe": g.subscribe}})
+}
+
+func (b *browserWorld) appHandedOut(app string, n int) error {
+	b.tokensMu.Lock()
+	defer b.tokensMu.Unlock()
+	if got := b.tokensMinted[app]; got < n {
+		return fmt.Errorf("web app %q handed out %d tokens, want at least %d", app, got, n)
+	}
+	return nil
+}
+
+func (b *browserWorld) openAppWith(name, app, topics string, extra url.Values) error {
 	s := b.apps[app]
 	if s == nil {
 		return fmt.Errorf("no web app %q", app)
@@ -181,6 +238,9 @@ func (b *browserWorld) openApp(name, app, topics string) error {
 		return err
 	}
 	q := url.Values{"edge": {base}}
+	for k, v := range extra {
+		q[k] = v
+	}
 	for _, tp := range splitList(topics) {
 		q.Add("topic", tp)
 	}

@@ -23,7 +23,15 @@
 //     A connection that goes quiet for longer than idleTimeout (the edge
 //     sends a heartbeat comment every 15 s by default), or whose browser goes
 //     offline, is dropped and resumed; going back online retries at once.
-//   - Callbacks for the session, gap and takeover events and for the state.
+//   - With --auth jwt: a token hook. options.token() returns the JWT to
+//     send (Authorization: Bearer); it is asked before the first connection
+//     and again whenever the edge says the token expired ("reauth": the
+//     stream ends) or refuses it (401), and the connection goes on where it
+//     was. Without the hook (a page whose server sets the jetsse_auth
+//     cookie), a reauth waits the server's retry: delay, time for the page
+//     to renew the cookie, then reconnects.
+//   - Callbacks for the session, gap, takeover and reauth events and for the
+//     state.
 //   - Cross-origin use with credentials: pass an absolute URL and
 //     credentials: "include"; the edge must list the page's origin in
 //     --cors-origins.
@@ -45,6 +53,9 @@
 //   onGap(g)        {lastEventId, firstAvailable, missing}: the events between were
 //                   evicted; missing (first - last - 1) is an upper bound
 //   onTakeover(t)   {session}: another tab took this tab's session over
+//   onReauth(r)     {reason}: the token expired; the helper renews it (token) and reconnects
+//   token(i)        async () => JWT string: asked first, then after reauth or a 401
+//                   (i.reason says why); return null/"" to send none
 //   onState(s, i)   "connecting", "open", "waiting" (i.delay ms, i.reason) or
 //                   "closed" (i.reason)
 //   credentials     fetch credentials: "same-origin" (default), "include", "omit"
@@ -69,6 +80,7 @@ export function connect(url, options = {}) {
 
   let state = "", session = null, stopped = false, abort = null, wake = null, idle = 0, serverRetry = 0;
   let takeovers = 0, lastTakeover = 0; // recent takeovers: the second and later back off
+  let bearer = null, renew = "first connection"; // the token hook's token; why to ask it again
   const setState = (s, info = {}) => { state = s; call(o.onState, s, info); };
   const drop = (why) => abort?.abort(new Error(why));
   // watch (re)arms the idle timer: no byte for idleTimeout ms drops the connection.
@@ -91,12 +103,17 @@ export function connect(url, options = {}) {
         watch();
         const headers = { Accept: "text/event-stream", "Jetsse-Session": pos.token || "new" };
         if (pos.lastEventId) headers["Last-Event-ID"] = pos.lastEventId;
+        if (o.token && renew) { bearer = await o.token({ reason: renew }); renew = ""; }
+        if (bearer) headers.Authorization = "Bearer " + bearer;
         const res = await fetchFn(target.href, { headers, credentials: o.credentials, cache: "no-store", signal: abort.signal });
         const type = res.headers.get("Content-Type") ?? "";
         if (res.status === 204) return "the server asked the client to stop (204)";
         if (res.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type)) {
           reason = `HTTP ${res.status}${await errorText(res)}`;
-          const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
+          // A refused token is renewed once; refused again, it is final.
+          const renewable = res.status === 401 && o.token && failures === 0;
+          if (renewable) renew = "the edge refused the token (401)";
+          const retryable = res.status >= 500 || res.status === 408 || res.status === 429 || renewable;
           if (!retryable) return reason;
           delay = Math.max(backoffDelay(++failures, serverRetry || o.minDelay, o.maxDelay), retryAfter(res));
         } else {
@@ -104,7 +121,19 @@ export function connect(url, options = {}) {
           const token = res.headers.get("Jetsse-Session");
           if (token) { pos.token = token; store.save(pos); }
           setState("open");
-          if (await read(res.body) === "takeover") {
+          const started = session;
+          const end = await read(res.body);
+          if (end === "reauth" && o.token) {
+            renew = "the token expired";
+            // At once with a fresh token; but a token refused before the
+            // stream even started (the hook gave an expired one) backs off.
+            if (session !== started) continue;
+            delay = backoffDelay(++failures, serverRetry || o.minDelay, o.maxDelay);
+            reason = "the token was expired already";
+          } else if (end === "reauth") {
+            delay = serverRetry || o.minDelay;
+            reason = "the token expired";
+          } else if (end === "takeover") {
             // At once with a new session; but a session taken over again
             // and again backs off, so a tab never reconnects in a loop.
             const now = Date.now();
@@ -136,7 +165,8 @@ export function connect(url, options = {}) {
   }
 
   // read dispatches the events of one response until it ends; it returns
-  // "takeover" when another tab took the session over.
+  // "takeover" when another tab took the session over, "reauth" when the
+  // token expired.
   async function read(body) {
     let end = "eof";
     const parser = createParser((ev, ownId) => {
@@ -164,6 +194,9 @@ export function connect(url, options = {}) {
         pos.token = ""; // do not fight: go on with a new session from our own position
         store.save(pos);
         call(o.onTakeover, { session: json(ev.data).session ?? session?.session ?? "" });
+      } else if (ev.type === "reauth") {
+        end = "reauth";
+        call(o.onReauth, { reason: json(ev.data).reason ?? "" });
       } else {
         if (ev.id) { pos.lastEventId = ev.id; store.save(pos); }
         call(o.onEvent, ev);

@@ -269,3 +269,63 @@ test("connect: a session taken over again and again backs off with jitter", asyn
     assert.ok(waits[i].delay >= lo && waits[i].delay <= hi, `wait ${i + 1}: ${waits[i].delay}`);
   }
 });
+
+const reauth = 'event: reauth\ndata: {"reason":"token expired"}\n\n';
+
+test("connect: the token hook is asked first and again on reauth; the stream goes on where it was", async () => {
+  const f = fakeFetch([
+    stream([session("s1"), "id: 1\ndata: a\n\n", reauth, "id: 2\ndata: never\n\n"], { headers: { "Jetsse-Session": "tok" } }),
+    stream([session("s1", true, "1"), "id: 2\ndata: b\n\n"], { headers: { "Jetsse-Session": "tok" }, open: true }),
+  ]);
+  const r = record();
+  const reasons = [], reauths = [];
+  let n = 0;
+  const sub = connect("http://edge.test/events", {
+    topics: "t", storage: null, fetch: f.fn, ...r.opts,
+    token: async (i) => { reasons.push(i.reason); return "jwt" + ++n; },
+    onReauth: (x) => reauths.push(x),
+  });
+  while (r.events.length < 2) await new Promise((res) => setTimeout(res, 1));
+  sub.close();
+  await sub.closed;
+  assert.deepEqual(reasons, ["first connection", "the token expired"]);
+  assert.deepEqual(reauths, [{ reason: "token expired" }]);
+  assert.equal(f.calls[0].headers.Authorization, "Bearer jwt1");
+  assert.deepEqual(f.calls[1].headers, { Accept: "text/event-stream", "Jetsse-Session": "tok", "Last-Event-ID": "1", Authorization: "Bearer jwt2" });
+  assert.deepEqual(r.events.map((e) => e.data), ["a", "b"]);
+  assert.ok(!r.states.some(([s]) => s === "waiting"), "reconnects at once after a reauth");
+});
+
+test("connect: a hook that hands out an expired token backs off instead of looping", async () => {
+  const expired = stream(["retry: 10000\n\n", reauth]);
+  const f = fakeFetch([expired, expired, status(204)]);
+  const r = record();
+  await connect("http://edge.test/events", {
+    topics: "t", storage: null, fetch: f.fn, minDelay: 4, maxDelay: 8, ...r.opts, token: async () => "stale",
+  }).closed.catch(() => {});
+  const waits = r.states.filter(([s]) => s === "waiting").map(([, i]) => i);
+  assert.equal(waits.length, 2);
+  assert.ok(waits.every((w) => w.reason === "the token was expired already" && w.delay >= 2 && w.delay <= 8), JSON.stringify(waits));
+});
+
+test("connect: a 401 renews the token once; refused again, the helper stops", async () => {
+  const f = fakeFetch([status(401, '{"error":"expired"}'), status(401, '{"error":"still"}')]);
+  const r = record();
+  const reasons = [];
+  const why = await connect("http://edge.test/events", {
+    topics: "t", storage: null, fetch: f.fn, minDelay: 1, maxDelay: 2, ...r.opts,
+    token: async (i) => { reasons.push(i.reason); return "x"; },
+  }).closed;
+  assert.deepEqual(reasons, ["first connection", "the edge refused the token (401)"]);
+  assert.match(why, /^HTTP 401/);
+  assert.equal(f.calls.length, 2);
+});
+
+test("connect: without a token hook, a reauth waits the server's retry for the page to renew its cookie", async () => {
+  const f = fakeFetch([stream(["retry: 3\n\n", session("s1"), reauth]), status(204)]);
+  const r = record();
+  await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn, ...r.opts }).closed;
+  const waits = r.states.filter(([s]) => s === "waiting").map(([, i]) => i);
+  assert.deepEqual(waits, [{ delay: 3, reason: "the token expired" }]);
+  assert.equal(f.calls[1].headers.Authorization, undefined);
+});
