@@ -12,6 +12,8 @@ import (
 // line leaves unset: JETSSE_HTTP_ADDR for --http-addr, and so on).
 type config struct {
 	httpAddr, natsAddr, natsURL, natsCreds string
+	natsUser, natsPassword                 string
+	natsRequireAuth                        bool
 	natsTLSCert, natsTLSKey, natsTLSCA     string
 	dataDir, stream, prefix                string
 	maxAge                                 time.Duration
@@ -46,9 +48,12 @@ type config struct {
 
 func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.httpAddr, "http-addr", ":8080", "HTTP listen address")
-	fs.StringVar(&c.natsAddr, "nats-addr", "127.0.0.1:4222", "embedded NATS server client listen address (\"\" for in-process only)")
+	fs.StringVar(&c.natsAddr, "nats-addr", "127.0.0.1:4222", "embedded NATS server client listen address (\"\" for in-process only); an address other hosts can reach requires credentials (see --nats-password)")
 	fs.StringVar(&c.natsURL, "nats-url", "", "use an existing NATS cluster (comma-separated URLs) instead of the embedded server")
 	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials file (with --nats-url)")
+	fs.StringVar(&c.natsUser, "nats-user", "", "embedded NATS server: the user NATS clients authenticate as (default jetsse); with --nats-url: the user to connect as (with --nats-password)")
+	fs.StringVar(&c.natsPassword, "nats-password", "", "embedded NATS server: the password NATS clients must present, at least 16 characters (default: generated into the data dir as nats.password); with --nats-url: the password to connect with")
+	fs.BoolVar(&c.natsRequireAuth, "nats-require-auth", false, "embedded NATS server: require credentials on a loopback-only --nats-addr too (any other address always requires them)")
 	fs.StringVar(&c.natsTLSCert, "nats-tls-cert", "", "client certificate for NATS TLS (with --nats-url)")
 	fs.StringVar(&c.natsTLSKey, "nats-tls-key", "", "client key for NATS TLS (with --nats-url)")
 	fs.StringVar(&c.natsTLSCA, "nats-tls-ca", "", "CA bundle to verify the NATS servers (with --nats-url)")
