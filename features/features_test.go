@@ -67,6 +67,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerCrash(sc)
 	w.registerGaps(sc)
 	w.registerLimits(sc)
+	w.registerNATSSecurity(sc)
 	w.registerOperations(sc)
 	w.registerOperator(sc)
 	w.registerPublishing(sc)

@@ -186,7 +186,11 @@ var natsCLI = sync.OnceValues(func() (string, error) {
 // the default server's NATS and keeps its output in w.cliOutput. A token
 // "<consumer of NAME>" stands for the session consumer of client NAME.
 // Publishes ("nats pub …") are recorded as published events.
-func (w *world) runNATS(command string) error {
+func (w *world) runNATS(command string) error { return w.runNATSWith(nil, command) }
+
+// runNATSWith is runNATS with extra global CLI flags first (such as --user
+// and --password).
+func (w *world) runNATSWith(global []string, command string) error {
 	args := strings.Fields(command)
 	if len(args) < 2 || args[0] != "nats" {
 		return fmt.Errorf("not a nats command: %q", command)
@@ -201,7 +205,7 @@ func (w *world) runNATS(command string) error {
 			break
 		}
 	}
-	if _, err := w.natsCLIArgs(args[1:]...); err != nil {
+	if _, err := w.natsCLIArgs(append(global, args[1:]...)...); err != nil {
 		return fmt.Errorf("%s: %w", command, err)
 	}
 	if args[1] == "pub" {
@@ -218,16 +222,30 @@ func (w *world) runNATS(command string) error {
 // natsCLIArgs runs the nats CLI with args against the default server and
 // keeps its combined output in w.cliOutput.
 func (w *world) natsCLIArgs(args ...string) (string, error) {
-	bin, err := natsCLI()
-	if err != nil {
-		return "", err
-	}
 	s, err := w.defaultServer()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command(bin, append([]string{"--server", s.ready.NATSURL}, args...)...)
-	cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+w.dir)
+	return w.natsCLIRun(append([]string{"--server", s.ready.NATSURL}, args...)...)
+}
+
+// natsCLIRun runs the nats CLI with args, its contexts kept in the
+// scenario's directory, and keeps its combined output in w.cliOutput.
+func (w *world) natsCLIRun(args ...string) (string, error) {
+	return w.natsCLIIn(filepath.Join(w.dir, "xdg"), args...)
+}
+
+// natsCLIIn is natsCLIRun with the CLI's contexts (a selected one
+// included) kept under the directory xdg.
+func (w *world) natsCLIIn(xdg string, args ...string) (string, error) {
+	bin, err := natsCLI()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, args...)
+	// The CLI finds its contexts under $XDG_CONFIG_HOME, else the home
+	// directory of the user database (not $HOME).
+	cmd.Env = append(os.Environ(), "NATS_CONTEXT=", "HOME="+w.dir, "XDG_CONFIG_HOME="+xdg)
 	out, err := cmd.CombinedOutput()
 	w.cliOutput = string(out)
 	if err != nil {

@@ -42,6 +42,12 @@ type world struct {
 	storm stormState
 	// cliOutput is the output of the last nats CLI command.
 	cliOutput string
+	// cliErr is how the last nats CLI command the operator "tried" failed
+	// (nil: it succeeded).
+	cliErr error
+	// natsPassword is the embedded NATS server's password as its data dir
+	// held it when the scenario first read it.
+	natsPassword string
 	// gapFirst is the first_available of the last gap whose start the
 	// scenario took from the stream.
 	gapFirst uint64
@@ -95,7 +101,8 @@ func (w *world) defaultServer() (*server, error) {
 	return w.servers[w.order[0]], nil
 }
 
-// natsConn returns a NATS client connected to a server's NATS.
+// natsConn returns a NATS client connected to a server's NATS, with the
+// credentials it requires.
 func (w *world) natsConn(name string) (*nats.Conn, error) {
 	if nc := w.nc[name]; nc != nil {
 		return nc, nil
@@ -104,7 +111,11 @@ func (w *world) natsConn(name string) (*nats.Conn, error) {
 	if s == nil {
 		return nil, fmt.Errorf("no server %q", name)
 	}
-	nc, err := nats.Connect(s.ready.NATSURL, nats.MaxReconnects(-1))
+	opts := []nats.Option{nats.MaxReconnects(-1)}
+	if s.ready.NATSUser != "" {
+		opts = append(opts, nats.UserInfo(s.ready.NATSUser, s.ready.NATSPassword))
+	}
+	nc, err := nats.Connect(s.ready.NATSURL, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,10 @@ type Ready struct {
 	NATSURL      string // URL NATS clients use ("" without a client listener)
 	PublishToken string
 	DataDir      string
+	// NATSUser and NATSPassword are the credentials clients of the
+	// embedded NATS server must present (both "" when it requires none,
+	// and with --nats-url).
+	NATSUser, NATSPassword string
 }
 
 // Options are for callers that run the command in-process.

@@ -13,6 +13,8 @@ import (
 // line leaves unset: JETSSE_HTTP_ADDR for --http-addr, and so on).
 type config struct {
 	httpAddr, natsAddr, natsURL, natsCreds string
+	natsUser, natsPassword                 string
+	natsRequireAuth                        bool
 	natsTLSCert, natsTLSKey, natsTLSCA     string
 	dataDir, stream, prefix                string
 	maxAge                                 time.Duration
@@ -58,9 +60,12 @@ type config struct {
 
 func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (beyond loopback, e.g. :8080, it needs --auth jwt or --allow-anonymous)")
-	fs.StringVar(&c.natsAddr, "nats-addr", "127.0.0.1:4222", "embedded NATS server client listen address (\"\" for in-process only)")
+	fs.StringVar(&c.natsAddr, "nats-addr", "127.0.0.1:4222", "embedded NATS server client listen address (\"\" for in-process only); an address other hosts can reach requires credentials (see --nats-password)")
 	fs.StringVar(&c.natsURL, "nats-url", "", "use an existing NATS cluster (comma-separated URLs) instead of the embedded server")
 	fs.StringVar(&c.natsCreds, "nats-creds", "", "NATS credentials file (with --nats-url)")
+	fs.StringVar(&c.natsUser, "nats-user", "", "embedded NATS server: the user NATS clients authenticate as (default jetsse); with --nats-url: the user to connect as (with --nats-password)")
+	fs.StringVar(&c.natsPassword, "nats-password", "", "embedded NATS server: the password NATS clients must present, at least 16 characters (default: generated into the data dir as nats.password); with --nats-url: the password to connect with")
+	fs.BoolVar(&c.natsRequireAuth, "nats-require-auth", false, "embedded NATS server: require credentials on a loopback-only --nats-addr too (any other address always requires them)")
 	fs.StringVar(&c.natsTLSCert, "nats-tls-cert", "", "client certificate for NATS TLS (with --nats-url)")
 	fs.StringVar(&c.natsTLSKey, "nats-tls-key", "", "client key for NATS TLS (with --nats-url)")
 	fs.StringVar(&c.natsTLSCA, "nats-tls-ca", "", "CA bundle to verify the NATS servers (with --nats-url)")

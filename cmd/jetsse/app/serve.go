@@ -93,6 +93,9 @@ func validate(c config, opts Options) (settings, error) {
 	if _, _, err := parseSync(c.natsSync); err != nil && c.natsURL == "" {
 		return s, err
 	}
+	if err := checkNATSCredentials(c); err != nil {
+		return s, err
+	}
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return s, fmt.Errorf("--data-dir: %w", err)
 	}
@@ -107,9 +110,10 @@ func validate(c config, opts Options) (settings, error) {
 // natsConn is the edge's connection to NATS, and the embedded server when
 // there is one.
 type natsConn struct {
-	nc  *nats.Conn
-	ns  *server.Server // nil with --nats-url
-	url string         // what NATS clients use ("" without a client listener)
+	nc   *nats.Conn
+	ns   *server.Server // nil with --nats-url
+	url  string         // what NATS clients use ("" without a client listener)
+	auth natsAuth       // what clients of the embedded server present (zero: nothing)
 }
 
 // close disconnects and stops the embedded server.
@@ -122,7 +126,8 @@ func (n natsConn) close() {
 }
 
 // connect starts the embedded NATS server and connects to it in-process,
-// or connects to the cluster of --nats-url.
+// or connects to the cluster of --nats-url. The embedded server requires
+// credentials as embeddedNATSAuth decides, and the edge presents them too.
 func connect(ctx context.Context, c config, s settings) (natsConn, error) {
 	logger := s.logger
 	connOpts := []nats.Option{
@@ -141,6 +146,9 @@ func connect(ctx context.Context, c config, s settings) (natsConn, error) {
 		if c.natsCreds != "" {
 			connOpts = append(connOpts, nats.UserCredentials(c.natsCreds))
 		}
+		if c.natsUser != "" {
+			connOpts = append(connOpts, nats.UserInfo(c.natsUser, c.natsPassword))
+		}
 		if c.natsTLSCert != "" {
 			connOpts = append(connOpts, nats.ClientCert(c.natsTLSCert, c.natsTLSKey))
 		}
@@ -154,6 +162,10 @@ func connect(ctx context.Context, c config, s settings) (natsConn, error) {
 		return natsConn{nc: nc, url: c.natsURL}, nil
 	}
 	syncAlways, syncInterval, _ := parseSync(c.natsSync)
+	na, err := embeddedNATSAuth(c)
+	if err != nil {
+		return natsConn{}, err
+	}
 	ns, err := natsembed.Start(ctx, natsembed.Config{
 		ServerName:   "jetsse-" + s.nodeID,
 		ClientAddr:   c.natsAddr,
@@ -161,19 +173,30 @@ func connect(ctx context.Context, c config, s settings) (natsConn, error) {
 		SyncAlways:   syncAlways,
 		SyncInterval: syncInterval,
 		MaxPayload:   int32(c.natsMaxPayload),
+		Username:     na.user,
+		Password:     na.password,
 		Logger:       logger.With("component", "nats-server"),
 	})
 	if err != nil {
+		na.forget()
 		return natsConn{}, err
 	}
-	nc, err := nats.Connect("", append(connOpts, nats.InProcessServer(ns))...)
+	connOpts = append(connOpts, nats.InProcessServer(ns))
+	if na.required() {
+		connOpts = append(connOpts, nats.UserInfo(na.user, na.password))
+	}
+	nc, err := nats.Connect("", connOpts...)
 	if err != nil {
 		ns.Shutdown()
+		ns.WaitForShutdown()
+		na.forget()
 		return natsConn{}, fmt.Errorf("connecting to the embedded NATS server: %w", err)
 	}
 	url := natsembed.ClientURL(ns)
-	logger.Info("embedded NATS server running", "url", url, "store", filepath.Join(c.dataDir, "jetstream"), "sync", c.natsSync)
-	return natsConn{nc: nc, ns: ns, url: url}, nil
+	logger.Info("embedded NATS server running", "url", url, "store", filepath.Join(c.dataDir, "jetstream"), "sync", c.natsSync,
+		"auth", na.required())
+	logNATSAuth(logger, ns, na)
+	return natsConn{nc: nc, ns: ns, url: url, auth: na}, nil
 }
 
 // parts are the edge's running pieces.
@@ -382,7 +405,8 @@ func httpActor(c config, opts Options, s settings, n natsConn, p *parts, appCtx 
 			logger.Info("jetsse serving", "http", p.ln.Addr().String(), "nats", n.url, "node", s.nodeID,
 				"stream", c.stream, "prefix", c.prefix)
 			if opts.OnReady != nil {
-				ready := Ready{HTTPAddr: p.ln.Addr().String(), NATSURL: n.url, PublishToken: p.publishToken, DataDir: c.dataDir}
+				ready := Ready{HTTPAddr: p.ln.Addr().String(), NATSURL: n.url, PublishToken: p.publishToken, DataDir: c.dataDir,
+					NATSUser: n.auth.user, NATSPassword: n.auth.password}
 				go func() {
 					for _, ch := range []<-chan struct{}{p.hub.Ready(), p.svc.Started()} {
 						select {
