@@ -3,11 +3,10 @@ package app
 import (
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/jetsse/jetsse/pkg/auth"
+	"github.com/jetsse/jetsse/pkg/natsembed"
 	"github.com/jetsse/jetsse/services/edge"
 	"github.com/jetsse/jetsse/services/edge/httptransport"
 )
@@ -32,7 +31,7 @@ func authSettings(c config, logger *slog.Logger) (*httptransport.Auth, *httptran
 		if jwtFlags {
 			return nil, nil, fmt.Errorf("--jwt-* and --anonymous-subscribe need --auth jwt")
 		}
-		if !loopbackOnly(c.httpAddr) && !c.allowAnonymous {
+		if (c.httpAddr == "" || !natsembed.LoopbackOnly(c.httpAddr)) && !c.allowAnonymous { // the NATS port's rule ("" listens everywhere here)
 			return nil, nil, fmt.Errorf("--auth none with --http-addr %q lets anyone who reaches it read every topic and its history: "+
 				"use --auth jwt, or listen on loopback only (--http-addr 127.0.0.1:8080), or pass --allow-anonymous to mean it", c.httpAddr)
 		}
@@ -81,19 +80,4 @@ func admission(c config) edge.Admission {
 		NewSessionsPerSecond:          offRate(c.newSessionsRate),
 		NewSessionsPerClientPerSecond: offRate(c.newSessionsPerIPRate),
 	}
-}
-
-// loopbackOnly reports whether a listen address can be reached from this
-// machine only: its host is "localhost" or a loopback IP. An empty host
-// (":8080") listens everywhere.
-func loopbackOnly(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }
