@@ -93,3 +93,7 @@ Feature: Abuse is bounded
       | jetsse_limit_hits_total{limit="topics"}        | 1     |
       | jetsse_limit_hits_total{limit="topic_bytes"}   | 1     |
       | jetsse_limit_hits_total{limit="body_bytes"}    | 1     |
+
+  Scenario: The session bucket is bounded
+    Given a jetsse server
+    Then the session bucket keeps at most 1073741824 bytes, values of at most the largest session record

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
+	"github.com/jetsse/jetsse/internal/defaults"
+	"github.com/jetsse/jetsse/pkg/eventlog"
 )
 
 // limitsState is what a scenario about limits keeps: the answers to a
@@ -68,6 +70,7 @@ func (w *world) registerLimits(sc *godog.ScenarioContext) {
 	sc.Step(`^(\d+) streams are open and (\d+) got 429 with Retry-After and a JSON error$`, w.streamsOpenAndRefused)
 	sc.Step(`^a client forwarded for (\S+) subscribes to "([^"]*)"$`, w.forwardedClientSubscribes)
 	sc.Step(`^a client sends a request with (\d+) bytes of headers$`, w.bigHeaders)
+	sc.Step(`^the session bucket keeps at most (\d+) bytes, values of at most the largest session record$`, w.bucketIsBounded)
 }
 
 // clientFrom is an HTTP client whose connections come from addr (a
@@ -328,4 +331,21 @@ func (w *world) bigHeaders(n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return w.do(req.WithContext(ctx))
+}
+
+func (w *world) bucketIsBounded(maxBytes int64) error {
+	js, err := w.js()
+	if err != nil {
+		return err
+	}
+	st, err := js.Stream(context.Background(), "KV_jetsse_sessions")
+	if err != nil {
+		return err
+	}
+	cfg := st.CachedInfo().Config
+	want := int32(eventlog.MaxRecordSize(defaults.MaxTopics, defaults.MaxTopicLen))
+	if cfg.MaxBytes != maxBytes || cfg.MaxMsgSize != want {
+		return fmt.Errorf("bucket max bytes %d, max value %d; want %d and %d", cfg.MaxBytes, cfg.MaxMsgSize, maxBytes, want)
+	}
+	return nil
 }

@@ -23,6 +23,11 @@ const (
 	MaxSessions       = 20_000
 	ReservedConsumers = 1024
 	SessionTTL        = 5 * time.Minute
+	// SessionBucketBytes bounds the session records: a flood at the
+	// default new-session rate (200 a second, kept SessionTTL) makes at
+	// most 60,000, about 17 KiB each at the largest (32 topics of 256
+	// bytes).
+	SessionBucketBytes = 1 << 30
 	// APIConcurrency bounds JetStream API requests in flight per node.
 	APIConcurrency = 64
 )

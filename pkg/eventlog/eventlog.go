@@ -70,6 +70,14 @@ type Config struct {
 	// MaxTopicLen is the longest topic publishers may use over HTTP (default
 	// 256); the stream's largest message leaves room for its subject.
 	MaxTopicLen int
+	// MaxTopics is the most topics a subscription may have (default 32);
+	// with MaxTopicLen it bounds a session record (MaxRecordSize), the
+	// session bucket's largest value.
+	MaxTopics int
+	// SessionBucketBytes bounds the session bucket's size (default
+	// defaults.SessionBucketBytes); when it is full, new sessions are
+	// refused until records expire.
+	SessionBucketBytes int64
 	// Explicit lists the limits that were given explicitly (a flag or an
 	// environment variable). A stream that exists already keeps the rest as
 	// it is, so what an operator changed with `nats stream edit` survives a
@@ -113,6 +121,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxTopicLen <= 0 {
 		c.MaxTopicLen = defaults.MaxTopicLen
+	}
+	if c.MaxTopics <= 0 {
+		c.MaxTopics = defaults.MaxTopics
+	}
+	if c.SessionBucketBytes <= 0 {
+		c.SessionBucketBytes = defaults.SessionBucketBytes
 	}
 }
 

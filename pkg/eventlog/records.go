@@ -45,7 +45,7 @@ func (r Record) encode() []byte {
 	if r.Subject != "" {
 		subject = base64.RawURLEncoding.EncodeToString([]byte(r.Subject))
 	}
-	tj, _ := json.Marshal(r.Topics)
+	tj := topicsJSON(r.Topics)
 	b := make([]byte, 0, 96+len(claim)+len(subject)+len(tj))
 	b = append(b, "v2 "...)
 	b = append(b, claim...)
@@ -59,6 +59,26 @@ func (r Record) encode() []byte {
 	b = append(b, subject...)
 	b = append(b, ' ')
 	return append(b, tj...)
+}
+
+// topicsJSON is the topics as a JSON array, without escaping "<", ">" and
+// "&" ("orders.>" stays as it is).
+func topicsJSON(topics []string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(topics)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// MaxRecordSize is the largest session record for subscriptions of at most
+// maxTopics topics of maxTopicLen bytes: the session bucket refuses larger
+// values.
+func MaxRecordSize(maxTopics, maxTopicLen int) int {
+	// Version, claim (node ID and connection), position, created,
+	// reconnects and the subject (base64 of at most 256 bytes), then each
+	// topic quoted with every byte possibly escaped.
+	return 1024 + maxTopics*(2*maxTopicLen+3)
 }
 
 var errBadRecord = errors.New("eventlog: malformed session record")

@@ -1,7 +1,11 @@
 package eventlog
 
 import (
+	"bytes"
+	"fmt"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,6 +27,20 @@ func TestRecordFormat(t *testing.T) {
 		if c := claimOf(b); c != r.Claim {
 			t.Fatalf("claim of %q: %q", b, c)
 		}
+	}
+	// The largest record fits the bound the session bucket enforces, and
+	// wildcards are not escaped.
+	long := make([]string, 32)
+	for i := range long {
+		long[i] = strings.Repeat(`"`, 250) + fmt.Sprintf(".%03d.>", i)
+	}
+	big := Record{Claim: strings.Repeat("n", 80) + "/18446744073709551615", Position: math.MaxUint64, Created: created,
+		Reconnects: math.MaxUint64, Subject: strings.Repeat("\u00ff", 128), Topics: long}
+	if n, max := len(big.encode()), MaxRecordSize(32, 256); n > max {
+		t.Fatalf("the largest record is %d bytes, over MaxRecordSize %d", n, max)
+	}
+	if b := (Record{Topics: []string{"users.>"}}).encode(); !bytes.HasSuffix(b, []byte(`["users.>"]`)) {
+		t.Fatalf("topics escaped: %q", b)
 	}
 	v1 := []byte(`v1 n1/2 9 1700000000123 ["t"]`)
 	got, err := decodeRecord(v1)

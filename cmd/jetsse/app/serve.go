@@ -220,7 +220,7 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 		MaxAge: c.maxAge, MaxMsgs: c.maxMsgs, MaxBytes: c.maxBytes,
 		Replicas: c.replicas, MaxSessions: c.maxSessions,
 		SessionTTL: c.sessionTTL, SessionMemory: c.sessionStorage == "memory",
-		MaxTopicLen: c.maxTopicLen, Explicit: c.explicit,
+		MaxTopicLen: c.maxTopicLen, MaxTopics: c.maxTopics, Explicit: c.explicit,
 	})
 	if err != nil {
 		return nil, err
