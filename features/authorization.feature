@@ -21,6 +21,22 @@ Feature: Subscribers and publishers are authorized
       | jetsse_auth cookie            |
       | access_token query parameter  |
 
+  Scenario Outline: The key comes from a secret, a public key or a JWKS, and the algorithm from the key
+    Given a jetsse server with JWT auth by <key>
+    And a token for "alice" that may subscribe to "orders.>"
+    When client "a" subscribes to "orders.1" with the token of "alice"
+    And 2 events are published to "orders.1"
+    Then client "a" has received every event published to its topics since it subscribed, exactly once and in order
+    When a client subscribes to "orders.1" with a token signed with another key
+    Then the response status is 401
+
+    Examples:
+      | key                 |
+      | an HS256 secret     |
+      | an ES256 public key |
+      | an EdDSA public key |
+      | an RS256 JWKS       |
+
   Scenario Outline: A subscriber without a valid token gets 401 and no session
     Given a jetsse server with JWT auth
     When a client subscribes to "orders.1" with <token>

@@ -2,11 +2,19 @@ package features
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,11 +32,14 @@ import (
 type authState struct {
 	key    []byte
 	tokens map[string]string
+	// signer signs with the server's key (nil: HS256 with key).
+	signer func(jwt.MapClaims) (string, error)
 }
 
 func (w *world) registerAuthorization(sc *godog.ScenarioContext) {
 	sc.Step(`^a jetsse server with JWT auth$`, func() error { return w.jetsseServerWithJWT("") })
 	sc.Step(`^a jetsse server with JWT auth and "([^"]*)"$`, w.jetsseServerWithJWT)
+	sc.Step(`^a jetsse server with JWT auth by (an HS256 secret|an ES256 public key|an EdDSA public key|an RS256 JWKS)$`, w.jetsseServerWithKeyKind)
 	sc.Step(`^a token for "(\w+)" that may subscribe to "([^"]*)"$`, func(who, topics string) error {
 		return w.mintToken(who, splitList(topics), nil, time.Hour)
 	})
@@ -102,9 +113,74 @@ func (w *world) jetsseServerWithJWT(flags string) error {
 	return w.jetsseServerWith("--auth jwt --jwt-key-file " + path + " " + flags)
 }
 
-// sign signs claims with the server's secret.
+// sign signs claims with the server's key.
 func (w *world) sign(claims jwt.MapClaims) (string, error) {
+	if w.auth.signer != nil {
+		return w.auth.signer(claims)
+	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(w.auth.key)
+}
+
+// jetsseServerWithKeyKind starts the server with --auth jwt and a fresh key
+// of the given kind: the server gets the public half (a PEM file or a
+// JWKS), the scenario signs with the private one.
+func (w *world) jetsseServerWithKeyKind(kind string) error {
+	if kind == "an HS256 secret" {
+		return w.jetsseServerWithJWT("")
+	}
+	var pub any
+	var flag, kid string
+	var method jwt.SigningMethod
+	var priv any
+	switch kind {
+	case "an ES256 public key":
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		priv, pub, method, flag = k, &k.PublicKey, jwt.SigningMethodES256, "--jwt-public-key-file"
+	case "an EdDSA public key":
+		p, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		priv, pub, method, flag = k, p, jwt.SigningMethodEdDSA, "--jwt-public-key-file"
+	case "an RS256 JWKS":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return err
+		}
+		priv, pub, method, flag, kid = k, &k.PublicKey, jwt.SigningMethodRS256, "--jwt-jwks-file", "key-1"
+	default:
+		return fmt.Errorf("unknown key kind %q", kind)
+	}
+	var file []byte
+	if kid == "" {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return err
+		}
+		file = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	} else {
+		rk := pub.(*rsa.PublicKey)
+		b64 := base64.RawURLEncoding.EncodeToString
+		file, _ = json.Marshal(map[string]any{"keys": []map[string]string{{
+			"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+			"n": b64(rk.N.Bytes()), "e": b64(big.NewInt(int64(rk.E)).Bytes()),
+		}}})
+	}
+	path := filepath.Join(w.dir, "jwt.pub")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		return err
+	}
+	w.auth.signer = func(c jwt.MapClaims) (string, error) {
+		t := jwt.NewWithClaims(method, c)
+		if kid != "" {
+			t.Header["kid"] = kid
+		}
+		return t.SignedString(priv)
+	}
+	return w.jetsseServerWith("--auth jwt " + flag + " " + path)
 }
 
 func (w *world) mintToken(who string, subscribe, publish []string, validFor time.Duration) error {
