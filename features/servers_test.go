@@ -32,6 +32,7 @@ type server struct {
 	name    string
 	ready   app.Ready
 	dataDir string
+	extra   []string // the flags it was started with, beyond baseArgs
 
 	cancel context.CancelFunc
 	done   chan error
@@ -49,7 +50,7 @@ func baseArgs(dataDir string) []string {
 // startServer runs jetsse in-process with the binary's wiring.
 func (w *world) startServer(name, dataDir string, extra []string) (*server, error) {
 	args := append(baseArgs(dataDir), extra...)
-	s := &server{name: name, dataDir: dataDir, done: make(chan error, 1), logs: &lockedBuffer{}}
+	s := &server{name: name, dataDir: dataDir, extra: extra, done: make(chan error, 1), logs: &lockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	readyc := make(chan app.Ready, 1)

@@ -59,6 +59,8 @@ type world struct {
 	auth authState
 	// limits holds what a scenario about limits asked and holds open.
 	limits limitsState
+	// backend listens to the session lifecycle events.
+	backend *backend
 
 	// the last plain HTTP response
 	status int
@@ -78,6 +80,7 @@ func newWorld(dir string) *world {
 
 func (w *world) close() {
 	w.limits.close()
+	w.backend.close()
 	for _, c := range w.clients {
 		c.close()
 	}

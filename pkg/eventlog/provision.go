@@ -130,15 +130,19 @@ func (l *Log) bucketConfig() jetstream.StreamConfig {
 		MaxBytes:          cfg.SessionBucketBytes,
 		MaxAge:            cfg.SessionTTL,
 		MaxMsgSize:        int32(MaxRecordSize(cfg.MaxTopics, cfg.MaxTopicLen)),
-		Storage:           jetstream.FileStorage,
-		Replicas:          cfg.Replicas,
-		AllowRollup:       true,
-		DenyDelete:        true,
-		Duplicates:        kvDup,
-		MaxMsgs:           -1,
-		MaxConsumers:      -1,
-		AllowDirect:       true,
-		Discard:           jetstream.DiscardNew,
+		// Where a record expires JetStream leaves a marker (kept
+		// markerTTL): the edge nodes announce the expiry from it.
+		AllowMsgTTL:            true,
+		SubjectDeleteMarkerTTL: markerTTL,
+		Storage:                jetstream.FileStorage,
+		Replicas:               cfg.Replicas,
+		AllowRollup:            true,
+		DenyDelete:             true,
+		Duplicates:             kvDup,
+		MaxMsgs:                -1,
+		MaxConsumers:           -1,
+		AllowDirect:            true,
+		Discard:                jetstream.DiscardNew,
 	}
 	if cfg.Replicas == 1 {
 		kvs.PersistMode = jetstream.AsyncPersistMode

@@ -187,8 +187,12 @@ func (l *Log) UpdateSession(ctx context.Context, id string, r Record, rev uint64
 // ClaimEvent is one write to a session's record seen by WatchClaims.
 type ClaimEvent struct {
 	SessionID string
-	Claim     string // the connection holding the session; "" when it was detached
-	Revision  uint64
+	// Claim is the connection holding the session; "" when it was
+	// detached, ClaimEnded when an operator ended it.
+	Claim    string
+	Revision uint64
+	// Record is the record written (zero if it could not be decoded).
+	Record Record
 }
 
 // WatchClaims calls fn, in revision order, for writes to session records
@@ -219,7 +223,8 @@ func (l *Log) WatchClaims(ctx context.Context, ready func(), fn func(ClaimEvent)
 			if e == nil {
 				continue
 			}
-			fn(ClaimEvent{SessionID: e.Key(), Claim: claimOf(e.Value()), Revision: e.Revision()})
+			rec, _ := decodeRecord(e.Value())
+			fn(ClaimEvent{SessionID: e.Key(), Claim: claimOf(e.Value()), Revision: e.Revision(), Record: rec})
 		}
 	}
 }

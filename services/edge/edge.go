@@ -35,6 +35,10 @@ type Store interface {
 	ReadBatch(ctx context.Context, after uint64, filter string, max, maxBytes int) ([]eventlog.Msg, bool, error)
 	Claim(ctx context.Context, id string, r eventlog.Record) (uint64, error)
 	WatchClaims(ctx context.Context, ready func(), fn func(eventlog.ClaimEvent)) error
+	WatchExpiries(ctx context.Context, fn func(id string)) error
+	Session(ctx context.Context, id string) (eventlog.SessionEntry, error)
+	Sessions(ctx context.Context) ([]eventlog.SessionEntry, error)
+	EndSession(ctx context.Context, id string) (eventlog.Record, error)
 	Subject(topic string) string
 	Topic(subject string) string
 }
@@ -81,10 +85,12 @@ type Config struct {
 	// (the server may still be carrying the change out).
 	StoreCheck  time.Duration
 	ChangeDelay time.Duration
-	Metrics     *Metrics
-	Logger      *slog.Logger
-	Random      io.Reader        // default crypto/rand.Reader
-	Now         func() time.Time // default time.Now
+	// Lifecycle receives the session lifecycle events (nil: none).
+	Lifecycle Lifecycle
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	Random    io.Reader        // default crypto/rand.Reader
+	Now       func() time.Time // default time.Now
 }
 
 // edge implements Service.
@@ -98,6 +104,9 @@ type edge struct {
 	recorder *recorder
 	topics   *topicSets
 	adm      *admission
+
+	lifecycle Lifecycle
+	detached  *detachedRecords
 
 	conns    atomic.Uint64
 	draining atomic.Bool
@@ -159,6 +168,12 @@ func NewService(cfg Config) (*Edge, error) {
 		topics:  newTopicSets(topic.Limits{MaxTopics: cfg.Limits.MaxTopics, MaxLen: cfg.Limits.MaxTopicLen}, cfg.Metrics.TopicSets),
 		started: make(chan struct{}),
 		adm:     newAdmission(cfg.Admission, cfg.Now),
+
+		lifecycle: cfg.Lifecycle,
+		detached:  newDetachedRecords(2 * defaults.MaxSessions),
+	}
+	if e.lifecycle == nil {
+		e.lifecycle = discardLifecycle{}
 	}
 	e.recorder = newRecorder(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.CheckpointRate, cfg.Metrics, cfg.Logger, cfg.Now)
 	return &Edge{e}, nil

@@ -68,3 +68,55 @@ func MakeReadyEndpoint(s Service) endpoint.Endpoint {
 		return ReadyResult{Status: "ready"}, nil
 	}
 }
+
+// AdminEndpoints are the admin API's endpoints (see Admin).
+type AdminEndpoints struct {
+	ListSessions endpoint.Endpoint
+	GetSession   endpoint.Endpoint
+	EndSession   endpoint.Endpoint
+}
+
+// MakeAdminEndpoints returns the endpoints of a.
+func MakeAdminEndpoints(a Admin) AdminEndpoints {
+	return AdminEndpoints{
+		ListSessions: func(ctx context.Context, request any) (any, error) {
+			resp, err := a.ListSessions(ctx, request.(ListSessionsRequest))
+			return ListSessionsResult{ListSessionsResponse: resp, Err: err}, nil
+		},
+		GetSession: func(ctx context.Context, request any) (any, error) {
+			d, err := a.GetSession(ctx, request.(SessionIDRequest).ID)
+			return SessionResult{SessionDetail: d, Err: err}, nil
+		},
+		EndSession: func(ctx context.Context, request any) (any, error) {
+			err := a.EndSession(ctx, request.(SessionIDRequest).ID)
+			return EndSessionResult{Err: err}, nil
+		},
+	}
+}
+
+// SessionIDRequest names one session.
+type SessionIDRequest struct{ ID string }
+
+// ListSessionsResult is the list endpoint's response (a Failer).
+type ListSessionsResult struct {
+	ListSessionsResponse
+	Err error
+}
+
+// Failed implements Failer.
+func (r ListSessionsResult) Failed() error { return r.Err }
+
+// SessionResult is the inspect endpoint's response (a Failer).
+type SessionResult struct {
+	SessionDetail
+	Err error
+}
+
+// Failed implements Failer.
+func (r SessionResult) Failed() error { return r.Err }
+
+// EndSessionResult is the end endpoint's response (a Failer).
+type EndSessionResult struct{ Err error }
+
+// Failed implements Failer.
+func (r EndSessionResult) Failed() error { return r.Err }

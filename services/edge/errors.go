@@ -26,6 +26,11 @@ var (
 	ErrDraining = errors.New("server is draining")
 	// ErrNotReady: the node has not finished starting.
 	ErrNotReady = errors.New("not ready")
+	// ErrSessionEnded: the session token names a session an operator
+	// ended; the client should stop (HTTP: 204 No Content).
+	ErrSessionEnded = errors.New("the session was ended by an operator")
+	// ErrSessionNotFound: no such session (the admin API).
+	ErrSessionNotFound = errors.New("no such session")
 )
 
 // Reasons a Stream ends, returned by Stream.Next.
@@ -39,6 +44,8 @@ var (
 	// ErrReauth: the token the connection was opened with expired; the
 	// client must come back with a fresh one.
 	ErrReauth = errors.New("token expired")
+	// ErrEnded: an operator ended the session (DELETE /v1/sessions/{id}).
+	ErrEnded = errors.New("session ended by an operator")
 )
 
 // LimitError is a request refused by one of the node's admission limits
@@ -80,6 +87,10 @@ func Outcome(err error) string {
 		return "unauthorized"
 	case errors.Is(err, ErrForbidden):
 		return "forbidden"
+	case errors.Is(err, ErrSessionEnded):
+		return "ended"
+	case errors.Is(err, ErrSessionNotFound):
+		return "not_found"
 	case errors.As(err, &lim):
 		return "limited"
 	case errors.Is(err, ErrTooLarge):

@@ -74,6 +74,8 @@ type Stream struct {
 	drainOnce    sync.Once
 	reauthCh     chan struct{}
 	reauthOnce   sync.Once
+	endCh        chan struct{}
+	endOnce      sync.Once
 	expiry       atomic.Pointer[time.Timer]
 	closeOnce    sync.Once
 }
@@ -83,8 +85,28 @@ func (st *Stream) takeOver() {
 		st.stopping.Store(true)
 		close(st.takeoverCh)
 		st.svc.metrics.Takeovers.Add(1)
+		st.svc.announce(LifecycleTakeover, st, st.ackedPosition(), true, nil)
 		st.signal()
 	})
+}
+
+// end ends the stream because an operator ended its session (ErrEnded).
+func (st *Stream) end() {
+	st.endOnce.Do(func() {
+		st.stopping.Store(true)
+		close(st.endCh)
+		st.signal()
+	})
+}
+
+// ended reports whether an operator ended the session.
+func (st *Stream) wasEnded() bool {
+	select {
+	case <-st.endCh:
+		return true
+	default:
+		return false
+	}
 }
 
 func (st *Stream) drain() {
@@ -169,6 +191,7 @@ func (st *Stream) countGaps(events []*fanout.Event) {
 	for _, ev := range events {
 		if ev.Gap != nil {
 			st.svc.metrics.Gaps.Add(1)
+			st.svc.announce(LifecycleGap, st, ev.Gap.After, true, ev.Gap)
 		}
 	}
 }
@@ -182,6 +205,8 @@ func (st *Stream) ended(ctx context.Context) error {
 		return ErrDraining
 	case <-st.reauthCh:
 		return ErrReauth
+	case <-st.endCh:
+		return ErrEnded
 	case <-ctx.Done():
 		return ctx.Err()
 	default:
@@ -230,7 +255,7 @@ func subError(err error) error {
 // until there is something to write, idle passes (it then returns dst
 // unchanged and a nil error: time for a heartbeat), or the stream ends: it
 // then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset,
-// ErrReauth or the context's error.
+// ErrReauth, ErrEnded or the context's error.
 func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Duration) ([]*fanout.Event, error) {
 	if err := st.ended(ctx); err != nil {
 		return dst, err
@@ -263,6 +288,8 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 			return dst, ErrDraining
 		case <-st.reauthCh:
 			return dst, ErrReauth
+		case <-st.endCh:
+			return dst, ErrEnded
 		case <-ctx.Done():
 			return dst, ctx.Err()
 		case <-st.timer.C:
@@ -419,15 +446,20 @@ func (st *Stream) Close() {
 		}
 		// Queued under the registry's lock: a reconnect looking for this
 		// session's position finds it attached or pending, never neither.
-		st.svc.reg.releaseThen(st, func() {
-			if st.rev.Load() != 0 {
+		var detachedAt uint64
+		detached := st.svc.reg.releaseThen(st, func() {
+			if st.rev.Load() != 0 && !st.wasEnded() {
+				detachedAt = st.ackedPosition()
 				st.svc.recorder.detached(st.sessionID, detachment{
-					rec:         st.record(st.ackedPosition()),
+					rec:         st.record(detachedAt),
 					rev:         st.rev.Load(),
 					overlapping: st.overlapping,
 				})
 			}
 		})
+		if detached && st.rev.Load() != 0 && !st.wasEnded() {
+			st.svc.announce(LifecycleDetached, st, detachedAt, true, nil)
+		}
 		st.release()
 		st.svc.metrics.Connections.Add(-1)
 		st.svc.streams.Done()

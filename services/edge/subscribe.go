@@ -222,6 +222,7 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 		takeoverCh:  make(chan struct{}),
 		drainCh:     make(chan struct{}),
 		reauthCh:    make(chan struct{}),
+		endCh:       make(chan struct{}),
 	}
 	if ts := topics.Topics(); len(ts) == 1 {
 		st.filter = e.store.Subject(ts[0])
@@ -248,6 +249,14 @@ func (e *edge) claim(ctx context.Context, st *Stream, resumed bool) error {
 	e.recorder.attached(st.sessionID, resumed)
 	e.reg.stored(st, rev)
 	st.expireAt(st.expires)
+	kind := LifecycleCreated
+	if resumed {
+		kind = LifecycleResumed
+	}
+	e.announce(kind, st, st.pos, st.Session.LastEventID != "", nil)
+	if g := st.Session.Gap; g != nil {
+		e.announce(LifecycleGap, st, g.After, true, g)
+	}
 	return nil
 }
 
@@ -304,6 +313,9 @@ func (e *edge) resolveSession(ctx context.Context, token, owner string) (resolve
 	default:
 		e.logger.Warn("resuming session", "session", id, "err", err)
 		return r, ErrUnavailable
+	}
+	if rec.Claim == eventlog.ClaimEnded {
+		return r, ErrSessionEnded
 	}
 	if rec.Subject != owner {
 		e.metrics.RejectedRequests.With("reason", "session_owner").Add(1)

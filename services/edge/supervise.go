@@ -15,8 +15,9 @@ import (
 // until ctx ends.
 func (e *edge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); e.watchClaims(ctx) }()
+	go func() { defer wg.Done(); e.watchExpiries(ctx) }()
 	go func() { defer wg.Done(); _ = e.recorder.run(ctx) }()
 	go func() { defer wg.Done(); e.supervise(ctx) }()
 	wg.Wait()
@@ -37,7 +38,7 @@ func (e *edge) watchClaims(ctx context.Context) {
 		err := e.store.WatchClaims(wctx, func() {
 			e.claimsUp.Store(true)
 			e.markStarted()
-		}, e.reg.observe)
+		}, e.observeClaim)
 		e.claimsUp.Store(false)
 		restarted := wctx.Err() != nil
 		cancel()

@@ -28,6 +28,8 @@ type Ready struct {
 	// embedded NATS server must present (both "" when it requires none,
 	// and with --nats-url).
 	NATSUser, NATSPassword string
+	// NodeID is this node's name (--node-id, or the generated one).
+	NodeID string
 }
 
 // Options are for callers that run the command in-process.

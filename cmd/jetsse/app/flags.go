@@ -6,6 +6,7 @@ import (
 
 	"github.com/jetsse/jetsse/internal/defaults"
 	"github.com/jetsse/jetsse/pkg/auth"
+	"github.com/jetsse/jetsse/services/edge/natstransport"
 	"github.com/jetsse/jetsse/pkg/eventlog"
 )
 
@@ -52,6 +53,7 @@ type config struct {
 	trustedProxy                           string
 	maxConnections, maxConnectionsPerIP    int
 	newSessionsRate, newSessionsPerIPRate  float64
+	lifecyclePrefix                        string
 
 	// explicit lists the stream limits given explicitly: only those are
 	// applied to a stream that exists already.
@@ -122,6 +124,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxConnectionsPerIP, "max-connections-per-ip", defaults.MaxConnectionsPerClient, "SSE connections per client address (IPv6: per /64) at once (0: no limit)")
 	fs.Float64Var(&c.newSessionsRate, "new-sessions-per-second", defaults.NewSessionsPerSecond, "new sessions this node makes a second, with a burst of 5 s worth (0: no limit)")
 	fs.Float64Var(&c.newSessionsPerIPRate, "new-sessions-per-ip-per-second", defaults.NewSessionsPerClientPerSecond, "new sessions a client address (IPv6: per /64) may make a second, with a burst of 5 s worth (0: no limit)")
+	fs.StringVar(&c.lifecyclePrefix, "lifecycle-prefix", natstransport.DefaultPrefix, "NATS subject prefix of the session lifecycle events: <prefix>.<kind>.<session id>")
 	fs.StringVar(&c.cookieSameSite, "cookie-samesite", "lax", "session cookie SameSite: lax, strict, or none (cross-site pages; implies Secure)")
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/jetsse/jetsse/pkg/natsembed"
 	"github.com/jetsse/jetsse/services/edge"
 	"github.com/jetsse/jetsse/services/edge/httptransport"
+	"github.com/jetsse/jetsse/services/edge/natstransport"
 	"github.com/jetsse/jetsse/services/edge/web"
 )
 
@@ -257,6 +258,7 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 			QueueEvents: c.queueSize, QueueBytes: c.queueBytes, ReplayBatch: c.replayBatch,
 		},
 		Admission:  admission(c),
+		Lifecycle:  natstransport.NewPublisher(n.nc, c.lifecyclePrefix, logger),
 		SessionTTL: c.sessionTTL, CheckpointInterval: c.checkpointInterval, CheckpointRate: c.checkpointRate,
 		Metrics: m, Logger: logger,
 	})
@@ -406,7 +408,7 @@ func httpActor(c config, opts Options, s settings, n natsConn, p *parts, appCtx 
 				"stream", c.stream, "prefix", c.prefix)
 			if opts.OnReady != nil {
 				ready := Ready{HTTPAddr: p.ln.Addr().String(), NATSURL: n.url, PublishToken: p.publishToken, DataDir: c.dataDir,
-					NATSUser: n.auth.user, NATSPassword: n.auth.password}
+					NATSUser: n.auth.user, NATSPassword: n.auth.password, NodeID: s.nodeID}
 				go func() {
 					for _, ch := range []<-chan struct{}{p.hub.Ready(), p.svc.Started()} {
 						select {

@@ -80,6 +80,12 @@ func eventsHandler(svc edge.Service, cfg Config) http.Handler {
 // expired token, the reauth event). Other refusals, and every refusal of
 // other clients, get the error's status and JSON.
 func refuseStream(w http.ResponseWriter, r *http.Request, cfg Config, err error) {
+	if errors.Is(err, edge.ErrSessionEnded) {
+		// An operator ended the session: 204 makes EventSource stop.
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if !wantsEventStream(r) {
 		encodeError(r.Context(), err, w)
 		return

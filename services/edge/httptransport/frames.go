@@ -58,7 +58,9 @@ func appendHeartbeat(b []byte) []byte { return sse.AppendComment(b, "") }
 // (retry:, with jitter, so clients spread out) after a drain or a stream
 // that was made again, or the reauth event when the token the connection
 // was opened with expired (with a longer retry:, time for the page to
-// renew the token before EventSource comes back on its own). A client that fell behind or went away is told
+// renew the token before EventSource comes back on its own), or the end
+// event when an operator ended the session (EventSource reconnects, and
+// gets 204 No Content, which stops it). A client that fell behind or went away is told
 // nothing.
 func appendEnd(b []byte, err error, sessionID string, retry time.Duration) []byte {
 	switch {
@@ -68,6 +70,10 @@ func appendEnd(b []byte, err error, sessionID string, retry time.Duration) []byt
 		return sse.AppendRetry(b, jitter(retry))
 	case errors.Is(err, edge.ErrReauth):
 		return appendReauth(sse.AppendRetry(b, jitter(max(retry, minReauthRetry))))
+	case errors.Is(err, edge.ErrEnded):
+		return sse.AppendEvent(b, sse.Event{Type: "end", Data: appendWire(nil, &jetssev1.EndEvent{
+			Session: sessionID, Reason: "ended by an operator",
+		})})
 	}
 	return b
 }

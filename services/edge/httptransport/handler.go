@@ -173,6 +173,8 @@ func errorStatus(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, edge.ErrForbidden):
 		return http.StatusForbidden
+	case errors.Is(err, edge.ErrSessionNotFound):
+		return http.StatusNotFound
 	case errors.As(err, new(*edge.LimitError)):
 		return http.StatusTooManyRequests
 	case errors.Is(err, edge.ErrTooLarge):

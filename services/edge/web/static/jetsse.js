@@ -54,6 +54,7 @@
 //                   evicted; missing (first - last - 1) is an upper bound
 //   onTakeover(t)   {session}: another tab took this tab's session over
 //   onReauth(r)     {reason}: the token expired; the helper renews it (token) and reconnects
+//   onEnd(e)        {session, reason}: an operator ended the session; the helper stops
 //   token(i)        async () => JWT string: asked first, then after reauth or a 401
 //                   (i.reason says why); return null/"" to send none
 //   onState(s, i)   "connecting", "open", "waiting" (i.delay ms, i.reason) or
@@ -123,6 +124,7 @@ export function connect(url, options = {}) {
           setState("open");
           const started = session;
           const end = await read(res.body);
+          if (end === "end") return "the session was ended by an operator";
           if (end === "reauth" && o.token) {
             renew = "the token expired";
             // At once with a fresh token; but a token refused before the
@@ -166,7 +168,7 @@ export function connect(url, options = {}) {
 
   // read dispatches the events of one response until it ends; it returns
   // "takeover" when another tab took the session over, "reauth" when the
-  // token expired.
+  // token expired, "end" when an operator ended the session.
   async function read(body) {
     let end = "eof";
     const parser = createParser((ev, ownId) => {
@@ -197,6 +199,12 @@ export function connect(url, options = {}) {
       } else if (ev.type === "reauth") {
         end = "reauth";
         call(o.onReauth, { reason: json(ev.data).reason ?? "" });
+      } else if (ev.type === "end") {
+        end = "end";
+        pos.token = ""; // the session is gone: a later connect starts a new one
+        store.save(pos);
+        const d = json(ev.data);
+        call(o.onEnd, { session: d.session ?? session?.session ?? "", reason: d.reason ?? "" });
       } else {
         if (ev.id) { pos.lastEventId = ev.id; store.save(pos); }
         call(o.onEvent, ev);

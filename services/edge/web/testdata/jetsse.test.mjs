@@ -329,3 +329,15 @@ test("connect: without a token hook, a reauth waits the server's retry for the p
   assert.deepEqual(waits, [{ delay: 3, reason: "the token expired" }]);
   assert.equal(f.calls[1].headers.Authorization, undefined);
 });
+
+test("connect: an operator's end stops the helper and drops the session token", async () => {
+  const storage = memoryStorage();
+  const f = fakeFetch([stream([session("s1"), "id: 1\ndata: a\n\n", 'event: end\ndata: {"session":"s1","reason":"ended by an operator"}\n\n'], { headers: { "Jetsse-Session": "tok" } })]);
+  const r = record();
+  const ends = [];
+  const why = await connect("http://edge.test/events", { topics: "t", storage, key: "k", fetch: f.fn, ...r.opts, onEnd: (e) => ends.push(e) }).closed;
+  assert.equal(why, "the session was ended by an operator");
+  assert.deepEqual(ends, [{ session: "s1", reason: "ended by an operator" }]);
+  assert.equal(f.calls.length, 1);
+  assert.deepEqual(JSON.parse(storage.map.get("k")), { token: "", lastEventId: "1" });
+});

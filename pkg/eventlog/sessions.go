@@ -1,0 +1,149 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ClaimEnded is the claim of a session an operator ended: its record is a
+// tombstone until it expires, and its token resumes nothing.
+const ClaimEnded = "!"
+
+// LifecycleConsumer is the durable consumer on the session bucket's stream
+// through which the edge nodes, sharing it, notice expired sessions.
+const LifecycleConsumer = "jetsse_lifecycle"
+
+// markerTTL is how long the session bucket keeps the marker JetStream
+// leaves where a record expired. An expiry is announced if an edge node
+// reads the marker within that time.
+const markerTTL = 15 * time.Minute
+
+// SessionEntry is a session record as stored: the record, its revision,
+// and when it was written.
+type SessionEntry struct {
+	ID       string
+	Record   Record
+	Revision uint64
+	Updated  time.Time
+}
+
+// Session returns one session's entry, or ErrSessionNotFound.
+func (l *Log) Session(ctx context.Context, id string) (SessionEntry, error) {
+	e, err := l.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return SessionEntry{}, ErrSessionNotFound
+	}
+	if err != nil {
+		return SessionEntry{}, fmt.Errorf("%w: read session: %v", ErrUnavailable, err)
+	}
+	r, err := decodeRecord(e.Value())
+	if err != nil {
+		return SessionEntry{}, ErrSessionNotFound
+	}
+	return SessionEntry{ID: id, Record: r, Revision: e.Revision(), Updated: e.Created()}, nil
+}
+
+// Sessions returns every session record (ended ones included), ordered by
+// session ID. It reads the whole bucket with one ordered consumer.
+func (l *Log) Sessions(ctx context.Context) ([]SessionEntry, error) {
+	w, err := l.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("%w: list sessions: %v", ErrUnavailable, err)
+	}
+	defer w.Stop()
+	var out []SessionEntry
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("%w: list sessions: the watch ended", ErrUnavailable)
+			}
+			if e == nil { // every stored record has been read
+				slices.SortFunc(out, func(a, b SessionEntry) int { return strings.Compare(a.ID, b.ID) })
+				return out, nil
+			}
+			if r, err := decodeRecord(e.Value()); err == nil {
+				out = append(out, SessionEntry{ID: e.Key(), Record: r, Revision: e.Revision(), Updated: e.Created()})
+			}
+		}
+	}
+}
+
+// EndSession ends a session: its record becomes a tombstone (ClaimEnded)
+// that every node's claims watch sees (the node holding its connection
+// ends it) and that expires like any record, and its consumer is deleted.
+// It returns the record as it was, or ErrSessionNotFound.
+func (l *Log) EndSession(ctx context.Context, id string) (Record, error) {
+	e, err := l.Session(ctx, id)
+	if err != nil {
+		return Record{}, err
+	}
+	if e.Record.Claim == ClaimEnded {
+		return Record{}, ErrSessionNotFound
+	}
+	tomb := e.Record
+	tomb.Claim = ClaimEnded
+	if _, err := l.kv.Put(ctx, id, tomb.encode()); err != nil {
+		return Record{}, fmt.Errorf("%w: end session: %v", ErrUnavailable, err)
+	}
+	if err := l.DeleteConsumer(ctx, id); err != nil && !errors.Is(err, ErrConsumerNotFound) {
+		return e.Record, err
+	}
+	return e.Record, nil
+}
+
+// WatchExpiries calls fn with the ID of every session whose record expired
+// (reached the bucket's max age, --session-ttl after its last write),
+// until ctx ends. The edge nodes share one durable consumer
+// (LifecycleConsumer) on the bucket's stream, so each expiry reaches one
+// node, also one that was not running when it happened (if it starts
+// within 15 minutes: the marker JetStream leaves is kept that long).
+func (l *Log) WatchExpiries(ctx context.Context, fn func(id string)) error {
+	stream := "KV_" + l.cfg.SessionBucket
+	prefix := "$KV." + l.cfg.SessionBucket + "."
+	var cons jetstream.Consumer
+	err := l.api(ctx, func() error {
+		var err error
+		cons, err = l.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+			Durable:       LifecycleConsumer,
+			Description:   "jetsse edge nodes: expired sessions (the bucket's max-age markers)",
+			FilterSubject: prefix + ">",
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxAckPending: 10_000,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(500))
+	if err != nil {
+		return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
+		}
+		if m.Headers().Get(jetstream.MarkerReasonHeader) == "MaxAge" {
+			fn(strings.TrimPrefix(m.Subject(), prefix))
+		}
+		_ = m.Ack()
+	}
+}
