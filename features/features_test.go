@@ -65,6 +65,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerCluster(sc)
 	w.registerCrash(sc)
 	w.registerGaps(sc)
+	w.registerHTTPHygiene(sc)
 	w.registerOperations(sc)
 	w.registerOperator(sc)
 	w.registerPublishing(sc)

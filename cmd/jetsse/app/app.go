@@ -24,6 +24,8 @@ type Ready struct {
 	NATSURL      string // URL NATS clients use ("" without a client listener)
 	PublishToken string
 	DataDir      string
+	AdminAddr    string // host:port of the admin listener ("" with --admin-addr "")
+	AdminToken   string // the bearer token the admin listener wants
 }
 
 // Options are for callers that run the command in-process.
