@@ -72,7 +72,7 @@ Feature: Browsers
     And tab "A" opens the demo page subscribed to "demo.>"
     When 5 events are published to "demo.news"
     Then tab "A" shows the events with ids "1, 2, 3, 4, 5"
-    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-token"
+    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-publish-token"
     Then tab "A" shows the publish accepted as event 6
     And tab "A" shows event 6 with type "greeting" and data "Hello from the page"
     When tab "A" publishes "not allowed" to "demo.hello" with type "" and token "wrong"
@@ -143,7 +143,7 @@ Feature: Browsers
     And tab "A" comes back online
     Then tab "A" shows a "gap" notice containing "Gap: up to 3 events missing"
     And tab "A" shows the events with ids "1, 2, 6, 7, 8, 9, 10"
-    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-token"
+    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-publish-token"
     Then tab "A" shows the publish accepted as event 11
     And tab "A" shows event 11 with type "greeting" and data "Hello from the page"
     And a screenshot of tab "A" is saved as "demo.png"

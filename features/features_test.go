@@ -66,6 +66,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerCluster(sc)
 	w.registerCrash(sc)
 	w.registerGaps(sc)
+	w.registerHTTPHygiene(sc)
 	w.registerLifecycle(sc)
 	w.registerLimits(sc)
 	w.registerNATSSecurity(sc)

@@ -21,13 +21,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// scrape returns the default server's metrics as name{labels} → value.
+// scrape returns the default server's metrics, from its admin listener,
+// as name{labels} → value.
 func (w *world) scrape() (map[string]float64, error) {
 	s, err := w.defaultServer()
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.Get(s.base() + "/metrics")
+	resp, err := http.Get(s.admin() + "/metrics")
 	if err != nil {
 		return nil, err
 	}

@@ -42,9 +42,13 @@ type server struct {
 
 func (s *server) base() string { return "http://" + s.ready.HTTPAddr }
 
+// admin is the base URL of the server's admin listener (metrics, pprof).
+func (s *server) admin() string { return "http://" + s.ready.AdminAddr }
+
 func baseArgs(dataDir string) []string {
 	return []string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
-		"--publish-token", "test-token", "--log-level", "warn", "--drain-timeout", "200ms", "--nats-sync", "always"}
+		"--admin-addr", "127.0.0.1:0",
+		"--publish-token", "test-publish-token", "--log-level", "warn", "--drain-timeout", "200ms", "--nats-sync", "always"}
 }
 
 // startServer runs jetsse in-process with the binary's wiring.
@@ -134,7 +138,9 @@ func (w *world) startProcess(name, dataDir string, extra []string) (*server, err
 }
 
 // readLogs keeps a child process's JSON log lines, tells readyc where it
-// serves once it logs so, and reports the process's exit on s.done.
+// serves once it logs so (the admin token it reads from the data dir,
+// where the process generated it), and reports the process's exit on
+// s.done.
 func (s *server) readLogs(stderr io.Reader, readyc chan<- app.Ready) {
 	sc := bufio.NewScanner(stderr)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -142,12 +148,15 @@ func (s *server) readLogs(stderr io.Reader, readyc chan<- app.Ready) {
 		line := sc.Bytes()
 		s.logs.Write(append(append([]byte(nil), line...), '\n'))
 		var rec struct {
-			Msg  string `json:"msg"`
-			HTTP string `json:"http"`
-			NATS string `json:"nats"`
+			Msg   string `json:"msg"`
+			HTTP  string `json:"http"`
+			Admin string `json:"admin"`
+			NATS  string `json:"nats"`
 		}
 		if json.Unmarshal(line, &rec) == nil && rec.Msg == "jetsse serving" {
-			readyc <- app.Ready{HTTPAddr: rec.HTTP, NATSURL: rec.NATS, DataDir: s.dataDir, PublishToken: "test-token"}
+			token, _ := os.ReadFile(filepath.Join(s.dataDir, "admin.token"))
+			readyc <- app.Ready{HTTPAddr: rec.HTTP, NATSURL: rec.NATS, DataDir: s.dataDir, PublishToken: "test-publish-token",
+				AdminAddr: rec.Admin, AdminToken: strings.TrimSpace(string(token))}
 		}
 	}
 	s.done <- s.proc.Wait()

@@ -94,7 +94,7 @@ func (w *world) eventIsPublishedOver(via, topic, typ, data string) error {
 		return err
 	}
 	body, _ := json.Marshal(map[string]string{"topic": topic, "event": typ, "data": data})
-	if err := w.publishHTTP(body, "test-token"); err != nil {
+	if err := w.publishHTTP(body, "test-publish-token"); err != nil {
 		return err
 	}
 	var r struct{ ID string }
@@ -114,12 +114,12 @@ func (w *world) postPublishWithTheToken(body string) error {
 	if err != nil {
 		return err
 	}
-	return w.publishHTTP([]byte(b), "test-token")
+	return w.publishHTTP([]byte(b), "test-publish-token")
 }
 
 func (w *world) postPublishOfSize(n int) error {
 	body := `{"topic":"a","data":"` + strings.Repeat("x", n) + `"}`
-	return w.publishHTTP([]byte(body), "test-token")
+	return w.publishHTTP([]byte(body), "test-publish-token")
 }
 
 func (w *world) streamHolds(n int) error {

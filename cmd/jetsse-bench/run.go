@@ -47,7 +47,7 @@ repeated 10,000-connection runs can use --source-ips 4 to spread connections
 over 127.0.0.1..127.0.0.4.
 
 Example against a local jetsse:
-  jetsse serve --data-dir /tmp/j --http-addr 127.0.0.1:8080 --nats-addr 127.0.0.1:4222 --publish-token tok &
+  jetsse serve --data-dir /tmp/j --http-addr 127.0.0.1:8080 --nats-addr 127.0.0.1:4222 --publish-token bench-publish-token &
   jetsse-bench fanout --addr 127.0.0.1:8080 --nats nats://127.0.0.1:4222 --pid $! --n 100,1000 --rate 10,0 --out jetsse.json --chart chart.svg
 `
 

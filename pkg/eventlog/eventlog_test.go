@@ -285,7 +285,7 @@ func TestClaimsWatch(t *testing.T) {
 				t.Fatalf("revision %d after %d", got.Revision, last)
 			}
 			last = got.Revision
-			if got == (eventlog.ClaimEvent{SessionID: "s1", Claim: "b/1", Revision: r2}) {
+			if got.SessionID == "s1" && got.Claim == "b/1" && got.Revision == r2 {
 				return
 			}
 		case <-time.After(5 * time.Second):

@@ -40,7 +40,7 @@ type config struct {
 	maxHeaderBytes                         int
 	replayBatch                            int
 	corsOrigins, cookieSameSite            string
-	debugAddr                              string
+	adminAddr, adminToken                  string
 	lite                                   bool
 
 	// Authorization and abuse limits (docs/protocol.md, "Authorization"
@@ -81,7 +81,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxSessions, "max-sessions", defaults.MaxSessions, "consumers on the stream that detached sessions may fill (more keep only their record); the stream allows 1,024 more for edge nodes and operators")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", defaults.SessionTTL, "how long a detached session is kept")
 	fs.DurationVar(&c.heartbeat, "heartbeat", defaults.Heartbeat, "comment line interval on idle connections")
-	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token for POST /publish (default: generated into the data dir)")
+	fs.StringVar(&c.publishToken, "publish-token", "", "bearer token for POST /publish, at least 16 bytes (default: generated into the data dir as publish.token)")
 	fs.StringVar(&c.sessionKeyFile, "session-key-file", "", "session key file: one base64 key per line, the first signs (default: generated into the data dir)")
 	fs.BoolVar(&c.regenerateSessionKey, "regenerate-session-key", false, "start with a new session key although sessions exist: every token issued before becomes invalid (only without --session-key-file)")
 	fs.IntVar(&c.queueSize, "queue-size", defaults.QueueEvents, "events queued per connection before it counts as too slow")
@@ -109,7 +109,8 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.replayBatch, "replay-batch", defaults.ReplayBatch, "events per JetStream read when replaying history")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins allowed to use the edge from a browser, with credentials (exact, e.g. https://app.example.com)")
 	fs.BoolVar(&c.lite, "lite", true, "serve live plain-HTTP/1 streams from a few shared goroutines instead of one per connection (Linux; TLS and HTTP/2 streams keep their own)")
-	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private)")
+	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address: GET /metrics (no token), and /readyz with the reason and Go's pprof under /debug/pprof/ (admin token); \"\" for none. Keep it private")
+	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token for the admin listener, at least 16 bytes (default: generated into the data dir as admin.token)")
 	fs.StringVar(&c.authMode, "auth", "none", "subscriber authentication: none (everyone may read every topic; only on a loopback --http-addr unless --allow-anonymous) or jwt")
 	fs.BoolVar(&c.allowAnonymous, "allow-anonymous", false, "allow --auth none on an --http-addr reachable beyond loopback (anyone who reaches it reads every topic)")
 	fs.StringVar(&c.jwtKeyFile, "jwt-key-file", "", "with --auth jwt: HS256 shared secret file (at least 32 bytes, mode 0600)")

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,8 +206,10 @@ type parts struct {
 	svc          *edge.Edge
 	lite         *httptransport.Lite
 	srv          *http.Server
-	ln, dln      net.Listener // the HTTP listener; the pprof one (nil without --debug-addr)
+	admin        *http.Server // nil without --admin-addr
+	ln, aln      net.Listener // the HTTP listener; the admin one (nil without --admin-addr)
 	publishToken string
+	adminToken   string
 }
 
 // build provisions JetStream, loads the secrets and makes the edge, its
@@ -230,13 +231,9 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 	if err != nil {
 		return nil, err
 	}
-	publishToken, generated, err := loadPublishToken(c)
+	publishToken, adminToken, err := loadTokens(c, logger)
 	if err != nil {
 		return nil, err
-	}
-	if generated {
-		logger.Info("generated a publish token (POST /publish needs Authorization: Bearer <token>)",
-			"file", filepath.Join(c.dataDir, "publish.token"), "token", publishToken)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -279,7 +276,6 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 		WriteTimeout:   c.writeTimeout,
 		MaxBody:        c.maxBody,
 		Retry:          c.retry,
-		Metrics:        refreshingMetrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log, m, svc, logger),
 		Logger:         logger,
 		Draining:       svc.Draining,
 		Web:            web.Handler(),
@@ -288,7 +284,12 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 		Lite:           lite,
 	})
 
-	p := &parts{log: log, hub: hub, svc: svc, lite: lite, publishToken: publishToken}
+	p := &parts{log: log, hub: hub, svc: svc, lite: lite, publishToken: publishToken, adminToken: adminToken}
+	if c.adminAddr != "" {
+		metrics := refreshingMetrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log, m, svc, logger)
+		p.admin = adminServer(adminToken, metrics, service.Ready,
+			httptransport.AdminAPIRoutes(edge.MakeAdminEndpoints(svc), adminErrorLog{logger}), logger)
+	}
 	p.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: c.readHeaderTimeout,
@@ -301,17 +302,15 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 	return p, p.listen(c)
 }
 
-// listen binds the HTTP listener, and the pprof one with --debug-addr.
+// listen binds the HTTP listener, and the admin one with --admin-addr.
 func (p *parts) listen(c config) error {
 	var err error
 	if p.ln, err = net.Listen("tcp", c.httpAddr); err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	if c.debugAddr != "" {
-		if p.dln, err = net.Listen("tcp", c.debugAddr); err != nil {
-			p.ln.Close()
-			return fmt.Errorf("--debug-addr: %w", err)
-		}
+	if p.aln, err = listenAdmin(c); err != nil {
+		p.ln.Close()
+		return err
 	}
 	return nil
 }
@@ -358,8 +357,8 @@ func serve(ctx context.Context, c config, opts Options, s settings, n natsConn, 
 	httpDone := make(chan struct{}) // closed once every connection is drained
 	appCtx, appCancel := context.WithCancel(context.WithoutCancel(ctx))
 	g.Add(httpActor(c, opts, s, n, p, appCtx, httpDone))
-	if p.dln != nil {
-		g.Add(debugActor(p.dln))
+	if p.aln != nil {
+		g.Add(adminActor(p.aln, p.admin))
 	}
 	var appWG sync.WaitGroup
 	appActor := func(f func(context.Context) error) (func() error, func(error)) {
@@ -404,11 +403,16 @@ func serve(ctx context.Context, c config, opts Options, s settings, n natsConn, 
 func httpActor(c config, opts Options, s settings, n natsConn, p *parts, appCtx context.Context, httpDone chan struct{}) (func() error, func(error)) {
 	logger := s.logger
 	return func() error {
-			logger.Info("jetsse serving", "http", p.ln.Addr().String(), "nats", n.url, "node", s.nodeID,
+			adminAddr := ""
+			if p.aln != nil {
+				adminAddr = p.aln.Addr().String()
+			}
+			logger.Info("jetsse serving", "http", p.ln.Addr().String(), "admin", adminAddr, "nats", n.url, "node", s.nodeID,
 				"stream", c.stream, "prefix", c.prefix)
 			if opts.OnReady != nil {
 				ready := Ready{HTTPAddr: p.ln.Addr().String(), NATSURL: n.url, PublishToken: p.publishToken, DataDir: c.dataDir,
-					NATSUser: n.auth.user, NATSPassword: n.auth.password, NodeID: s.nodeID}
+					NATSUser: n.auth.user, NATSPassword: n.auth.password, NodeID: s.nodeID,
+					AdminAddr: adminAddr, AdminToken: p.adminToken}
 				go func() {
 					for _, ch := range []<-chan struct{}{p.hub.Ready(), p.svc.Started()} {
 						select {
@@ -442,21 +446,4 @@ func httpActor(c config, opts Options, s settings, n natsConn, p *parts, appCtx 
 			cancel()
 			close(httpDone)
 		}
-}
-
-// debugActor serves Go's pprof profiles on ln until interrupted.
-func debugActor(ln net.Listener) (func() error, func(error)) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	}, func(error) { _ = srv.Close() }
 }

@@ -27,6 +27,9 @@ import (
 
 const appOrigin = "http://app.test"
 
+// publishToken is the test servers' publish token (16 bytes at least).
+const publishToken = "conformance-token"
+
 // TestWPTServerRules runs the rules on one server (each on its own topics).
 func TestWPTServerRules(t *testing.T) {
 	base := edgeServer(t)
@@ -43,7 +46,7 @@ func edgeServer(t *testing.T) string {
 	done := make(chan error, 1)
 	readyc := make(chan app.Ready, 1)
 	args := []string{"serve", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
-		"--publish-token", "tok", "--log-level", "error", "--heartbeat", "50ms", "--drain-timeout", "100ms",
+		"--admin-addr", "", "--publish-token", publishToken, "--log-level", "error", "--heartbeat", "50ms", "--drain-timeout", "100ms",
 		"--cors-origins", appOrigin}
 	go func() { done <- app.Run(ctx, args, app.Options{OnReady: func(r app.Ready) { readyc <- r }}) }()
 	t.Cleanup(func() {
@@ -65,7 +68,7 @@ func publish(t *testing.T, base, topic, typ, data string) uint64 {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"topic": topic, "event": typ, "data": data})
 	req, _ := http.NewRequest(http.MethodPost, base+"/publish", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Authorization", "Bearer "+publishToken)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -59,12 +59,11 @@ type Config struct {
 	// hit ("header_bytes", "body_bytes").
 	OnLimit func(limit string)
 	Retry   time.Duration // base reconnect delay, ±50% jitter
-	Metrics http.Handler  // served at /metrics (nil: none)
 	Logger  *slog.Logger
 	// Draining reports whether the node is draining (new requests: 503).
 	Draining func() bool
 	// Web serves the browser assets (GET /, GET /jetsse.js, GET /assets/…);
-	// nil serves none.
+	// nil serves none. Its error answers are made JSON errors.
 	Web http.Handler
 	// CORSOrigins lists the exact origins allowed to use the edge from a
 	// browser with credentials.
@@ -107,9 +106,11 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// NewHandler returns the edge's routes: GET /events (the event stream),
-// POST /publish, GET /healthz, GET /readyz, GET /metrics (when given) and
-// the browser assets.
+// NewHandler returns the edge's public routes: GET /events (the event
+// stream), POST /publish, GET /healthz, GET /readyz and the browser assets.
+// Metrics and profiles are not among them: NewAdminHandler serves those.
+// HEAD /events is refused with 405 (a HEAD would open a session); any
+// other unknown path or method gets a JSON 404 or 405.
 func NewHandler(svc edge.Service, eps edge.Endpoints, cfg Config) http.Handler {
 	cfg.setDefaults()
 	opts := []kithttp.ServerOption{
@@ -118,24 +119,21 @@ func NewHandler(svc edge.Service, eps edge.Endpoints, cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /events", drainingStream(cfg, notDraining(cfg.Draining, eventsHandler(svc, cfg))))
+	mux.Handle("HEAD /events", methodNotAllowed(http.MethodGet)) // else GET's handler would take it
 	mux.Handle("POST /publish", notDraining(cfg.Draining, authenticatePublisher(cfg.Auth,
 		kithttp.NewServer(eps.Publish, decodePublishRequest(cfg.MaxBody, cfg.OnLimit), encodeResponse, opts...))))
-	mux.Handle("GET /readyz", kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeResponse, opts...))
+	mux.Handle("GET /readyz", boundedReady(kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeReady(cfg.Logger), opts...)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(append(appendWire(nil, &jetssev1.Status{Status: "ok"}), '\n'))
 	})
-	if cfg.Metrics != nil {
-		mux.Handle("GET /metrics", cfg.Metrics)
-	}
 	if cfg.Web != nil {
-		mux.Handle("GET /{$}", cfg.Web)
-		mux.Handle("GET /jetsse.js", cfg.Web)
-		mux.Handle("GET /assets/", cfg.Web)
+		web := jsonErrors(cfg.Web)
+		mux.Handle("GET /{$}", web)
+		mux.Handle("GET /jetsse.js", web)
+		mux.Handle("GET /assets/", web)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not found")
-	})
+	mux.Handle("/", notFoundOrNotAllowed(mux))
 	return limitHeaders(cfg.MaxHeaderBytes, cfg.OnLimit, corsMiddleware(cfg.CORSOrigins, mux))
 }
 

@@ -67,7 +67,11 @@ func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
 		status       int
 	}{
 		{"GET", "/nope", 404},
-		{"DELETE", "/events?topic=a", 404},
+		{"GET", "/metrics", 404}, // on the admin listener only
+		{"DELETE", "/events?topic=a", 405},
+		{"POST", "/events?topic=a", 405},
+		{"GET", "/publish", 405},
+		{"PUT", "/readyz", 405},
 		{"GET", "/events", 400},
 		{"POST", "/publish", 401},
 	}

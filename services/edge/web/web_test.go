@@ -89,3 +89,19 @@ func TestHelperUnderNode(t *testing.T) {
 		t.Fatalf("node --test ran nothing:\n%s", out)
 	}
 }
+
+// TestNoListingsNoEscapes: a directory, a dot element (however encoded) or
+// a missing file is a 404, never a listing nor a file outside the route.
+func TestNoListingsNoEscapes(t *testing.T) {
+	h := web.Handler()
+	for _, target := range []string{
+		"/assets/", "/assets", "/assets/%2e%2e/jetsse.js", "/assets/%2E%2E/", "/assets/..%2fjetsse.js",
+		"/assets/%2e/demo.js", "/assets//demo.js", "/assets/demo.js/", "/assets/..%5cjetsse.js", "/assets/nope.js",
+		"/static/jetsse.js", "/%2e%2e/web.go",
+	} {
+		res, body := get(t, h, target)
+		if res.StatusCode != http.StatusNotFound || strings.Contains(body, "<a href") || strings.Contains(body, "jetsse.js") {
+			t.Errorf("GET %s: %d %q, want 404", target, res.StatusCode, body)
+		}
+	}
+}
