@@ -60,6 +60,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerCommonClients(sc)
 	w.registerCommonClientChecks(sc)
 
+	w.registerAdmin(sc)
 	w.registerAuthorization(sc)
 	w.registerBadInput(sc)
 	w.registerBrowser(sc)

@@ -104,6 +104,15 @@ func (w *world) defaultServer() (*server, error) {
 	return w.servers[w.order[0]], nil
 }
 
+// serverNamed returns the jetsse server the scenario named name.
+func (w *world) serverNamed(name string) (*server, error) {
+	s, ok := w.servers[name]
+	if !ok {
+		return nil, fmt.Errorf("no jetsse server %q", name)
+	}
+	return s, nil
+}
+
 // natsConn returns a NATS client connected to a server's NATS, with the
 // credentials it requires.
 func (w *world) natsConn(name string) (*nats.Conn, error) {

@@ -28,7 +28,7 @@ func attachedStream(t *testing.T, d edgetest.Deps, reg *registry, id, claim stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := testStream(&edge{metrics: DiscardMetrics()}, id, claim)
+	st := testStream(&edge{metrics: DiscardMetrics(), lifecycle: discardLifecycle{}, cfg: Config{Now: time.Now}}, id, claim)
 	st.topics, st.created = ts, time.Now()
 	st.acks = newAckTracker(0, time.Now)
 	st.acks.wrote(10, pos, time.Now().UnixNano())

@@ -2,13 +2,20 @@ package edge
 
 import (
 	"testing"
+	"time"
 
 	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/pkg/topic"
 )
 
 // testStream is a connection of session id as the registry sees it.
 func testStream(svc *edge, id, claim string) *Stream {
-	return &Stream{svc: svc, sessionID: id, claim: claim, takeoverCh: make(chan struct{}), drainCh: make(chan struct{})}
+	topics, err := topic.NewSet([]string{"t"}, topic.Limits{MaxTopics: 1, MaxLen: 8})
+	if err != nil {
+		panic(err)
+	}
+	return &Stream{svc: svc, sessionID: id, claim: claim, topics: topics, acks: newAckTracker(0, time.Now),
+		takeoverCh: make(chan struct{}), drainCh: make(chan struct{})}
 }
 
 func takenOver(st *Stream) bool {
@@ -23,7 +30,7 @@ func takenOver(st *Stream) bool {
 // TestRegistryClaims: one attached connection per session, on this node
 // and across nodes, decided by the claims' revisions.
 func TestRegistryClaims(t *testing.T) {
-	svc := &edge{metrics: DiscardMetrics()}
+	svc := &edge{metrics: DiscardMetrics(), lifecycle: discardLifecycle{}, cfg: Config{Now: time.Now}}
 	r := newRegistry("n1")
 
 	// On this node, a newer connection replaces the older one.

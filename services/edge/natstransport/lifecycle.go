@@ -59,7 +59,9 @@ func (p *Publisher) Announce(ev edge.LifecycleEvent) {
 		err = p.nc.Publish(p.Subject(ev.Kind, ev.Session), b)
 	}
 	if err != nil {
-		p.warn.Do(func() { p.logger.Warn("publishing a session lifecycle event", "kind", ev.Kind, "session", ev.Session, "err", err) })
+		p.warn.Do(func() {
+			p.logger.Warn("publishing a session lifecycle event", "kind", ev.Kind, "session", ev.Session, "err", err)
+		})
 	}
 }
 

@@ -53,7 +53,8 @@ func TestAssets(t *testing.T) {
 		}
 	}
 	_, js := get(t, h, "/jetsse.js")
-	if len(js) > 16<<10 {
+	// About 40% of it is comments, which keep it readable unminified.
+	if len(js) > 20<<10 {
 		t.Errorf("jetsse.js is %d bytes; keep it small", len(js))
 	}
 }
