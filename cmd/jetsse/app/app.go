@@ -29,9 +29,9 @@ type Ready struct {
 	// and with --nats-url).
 	NATSUser, NATSPassword string
 	// NodeID is this node's name (--node-id, or the generated one).
-	NodeID string
-	AdminAddr    string // host:port of the admin listener ("" with --admin-addr "")
-	AdminToken   string // the bearer token the admin listener wants
+	NodeID     string
+	AdminAddr  string // host:port of the admin listener ("" with --admin-addr "")
+	AdminToken string // the bearer token the admin listener wants
 }
 
 // Options are for callers that run the command in-process.

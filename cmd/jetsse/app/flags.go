@@ -6,8 +6,8 @@ import (
 
 	"github.com/jetsse/jetsse/internal/defaults"
 	"github.com/jetsse/jetsse/pkg/auth"
-	"github.com/jetsse/jetsse/services/edge/natstransport"
 	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/services/edge/natstransport"
 )
 
 // config is `jetsse serve`'s flags (the environment fills what the command
