@@ -12,6 +12,7 @@ package features
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/cucumber/godog"
@@ -20,7 +21,8 @@ import (
 func TestFeatures(t *testing.T) {
 	paths := []string{"."}
 	if p := os.Getenv("FEATURES"); p != "" {
-		paths = []string{p}
+		// Relative to this directory; "features/x.feature" works too.
+		paths = []string{strings.TrimPrefix(p, "features/")}
 	}
 	suite := godog.TestSuite{
 		Name: "jetsse",

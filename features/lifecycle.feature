@@ -42,7 +42,7 @@ Feature: Session lifecycle events for backends
 
   Scenario: An expiry is announced once, by a node that never held the session, with what it was
     Given a NATS cluster of 3 servers
-    And jetsse edges "edge-a" and "edge-b" on the cluster with "--replicas 3 --session-ttl 2s --lifecycle-prefix ops.sessions" sharing session keys "k1"
+    And jetsse edges "edge-a" and "edge-b" on the cluster with "--replicas 3 --session-ttl 4s --lifecycle-prefix ops.sessions" sharing session keys "k1"
     And a backend listens on "ops.sessions.>"
     And client "a" subscribes to "orders.*" on "edge-a"
     And 2 events are published to "orders.1"

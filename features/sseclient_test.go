@@ -37,7 +37,7 @@ type sseClient struct {
 	mu          sync.Mutex
 	cond        *sync.Cond
 	events      []received // every event with an id, over all connections
-	control     []received // session, gap, takeover events, in order
+	control     []received // session, gap, takeover, reauth, end events, in order
 	comments    int
 	retries     []time.Duration
 	lastEventID string
@@ -295,7 +295,7 @@ func (c *sseClient) read(body io.Reader) {
 		}
 		r := received{ID: ev.ID, Type: ev.Type, Data: string(ev.Data), Conn: c.connections}
 		switch ev.Type {
-		case "session", "gap", "takeover", "reauth":
+		case "session", "gap", "takeover", "reauth", "end":
 			c.control = append(c.control, r)
 		default:
 			c.events = append(c.events, r)

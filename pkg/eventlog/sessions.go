@@ -105,7 +105,10 @@ func (l *Log) EndSession(ctx context.Context, id string) (Record, error) {
 // until ctx ends. The edge nodes share one durable consumer
 // (LifecycleConsumer) on the bucket's stream, so each expiry reaches one
 // node, also one that was not running when it happened (if it starts
-// within 15 minutes: the marker JetStream leaves is kept that long).
+// within the marker's lifetime: JetStream keeps it 15 minutes, or the
+// session TTL if that is shorter, as the bucket's max age applies to it). An
+// expiry taken by a node that stops before handling it reaches another
+// node after the consumer's ack wait (5 s); announcements are at least once.
 func (l *Log) WatchExpiries(ctx context.Context, fn func(id string)) error {
 	stream := "KV_" + l.cfg.SessionBucket
 	prefix := "$KV." + l.cfg.SessionBucket + "."
@@ -117,8 +120,12 @@ func (l *Log) WatchExpiries(ctx context.Context, fn func(id string)) error {
 			Description:   "jetsse edge nodes: expired sessions (the bucket's max-age markers)",
 			FilterSubject: prefix + ">",
 			DeliverPolicy: jetstream.DeliverNewPolicy,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       30 * time.Second,
+			// Only the marker's headers matter, not the records.
+			HeadersOnly: true,
+			AckPolicy:   jetstream.AckExplicitPolicy,
+			// What a node took and could not handle (it stopped or died)
+			// goes to another node after a few seconds.
+			AckWait:       5 * time.Second,
 			MaxAckPending: 10_000,
 		})
 		return err
@@ -126,7 +133,11 @@ func (l *Log) WatchExpiries(ctx context.Context, fn func(id string)) error {
 	if err != nil {
 		return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(500))
+	// A pull request sent before a new replicated consumer has a leader is
+	// lost (the iterator notices only when heartbeats are missed).
+	waitForLeader(ctx, cons)
+	// Short pull requests: one lost anyway is noticed within seconds.
+	it, err := cons.Messages(jetstream.PullMaxMessages(100), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
 	}
@@ -145,5 +156,23 @@ func (l *Log) WatchExpiries(ctx context.Context, fn func(id string)) error {
 			fn(strings.TrimPrefix(m.Subject(), prefix))
 		}
 		_ = m.Ack()
+	}
+}
+
+// waitForLeader waits, for at most 5 s, until a replicated consumer has a
+// leader.
+func waitForLeader(ctx context.Context, cons jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		ci, err := cons.Info(ctx)
+		if err == nil && (ci.Cluster == nil || ci.Cluster.Leader != "") {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
