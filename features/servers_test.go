@@ -48,7 +48,7 @@ func (s *server) admin() string { return "http://" + s.ready.AdminAddr }
 func baseArgs(dataDir string) []string {
 	return []string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
 		"--admin-addr", "127.0.0.1:0",
-		"--publish-token", "test-publish-token", "--log-level", "debug", "--drain-timeout", "200ms", "--nats-sync", "always"}
+		"--publish-token", "test-publish-token", "--log-level", "warn", "--drain-timeout", "200ms", "--nats-sync", "always"}
 }
 
 // startServer runs jetsse in-process with the binary's wiring.
