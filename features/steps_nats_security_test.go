@@ -29,7 +29,6 @@ func (w *world) registerNATSSecurity(sc *godog.ScenarioContext) {
 	sc.Step(`^the log names the NATS password file but not the password$`, w.logNamesFileNotPassword)
 	sc.Step(`^the log says the server requires credentials, without "([^"]*)"$`, w.logRequiresCredentialsWithout)
 	sc.Step(`^the server is stopped and its NATS password file is made readable by group and others$`, w.passwordFileMadeReadable)
-	sc.Step(`^a jetsse server with "([^"]*)" does not start, saying "([^"]*)"$`, w.serverDoesNotStart)
 }
 
 // natsPasswordPath is the generated password's file in the default
@@ -264,17 +263,4 @@ func (w *world) passwordFileMadeReadable() error {
 		return err
 	}
 	return os.Chmod(path, 0o644)
-}
-
-// serverDoesNotStart starts a server on the scenario's data dir and expects
-// it to fail, the first line of its error containing want.
-func (w *world) serverDoesNotStart(flags, want string) error {
-	_, err := w.startServer("edge", filepath.Join(w.dir, "edge"), strings.Fields(flags))
-	if err == nil {
-		return errors.New("the server started")
-	}
-	if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, want) {
-		return fmt.Errorf("the server did not start, but not saying %q: %v", want, err)
-	}
-	return nil
 }
