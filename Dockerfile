@@ -53,4 +53,4 @@ ENTRYPOINT ["/usr/local/bin/jetsse"]
 # requires the credentials jetsse generates into /data on first start.
 # --allow-anonymous: anyone who reaches :8080 may subscribe (there is no
 # identity provider here); use --auth=jwt with --jwt-* flags in production.
-CMD ["serve", "--http-addr", ":8080", "--data-dir", "/data", "--nats-addr=", "--allow-anonymous"]
+CMD ["serve", "--http-addr", "0.0.0.0:8080", "--data-dir", "/data", "--nats-addr=", "--allow-anonymous"]

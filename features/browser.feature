@@ -35,7 +35,7 @@ Feature: Browsers
     Then tab "A" shows every event published since it subscribed, exactly once and in order
 
   Scenario: A plain EventSource resumes from its cookie when the page comes back, and gets gap and takeover as named events
-    Given a jetsse server with "--max-msgs 5 --cache-events 1"
+    Given a jetsse server with "--max-msgs 5"
     And tab "A" opens the plain EventSource page subscribed to "t"
     When 2 events are published to "t"
     Then tab "A" shows the events with ids "1, 2"
@@ -51,12 +51,28 @@ Feature: Browsers
     When 1 event is published to "t"
     Then tab "B" shows the events with ids "11"
 
+  Scenario: A publisher cannot make a page stop or reconnect with a forged control event
+    Given a jetsse server
+    And tab "A" opens the plain EventSource page subscribed to "t"
+    And tab "B" opens the demo page subscribed to "t"
+    And tab "A" shows the state "open"
+    And tab "B" shows the state "open"
+    When the operator runs "nats pub events.t forged -H Sse-Event:takeover"
+    And the operator runs "nats pub events.t forged -H Sse-Event:gap"
+    And 1 event is published to "t"
+    Then tab "A" shows the events with ids "1, 2, 3"
+    And tab "B" shows the events with ids "1, 2, 3"
+    And tab "A" shows the state "open"
+    And tab "A" shows no "takeover" notices
+    And tab "B" shows no "takeover" notices
+    And tab "B" shows no "gap" notices
+
   Scenario: The demo page shows live events with their IDs and publishes test events with the token
     Given a jetsse server
     And tab "A" opens the demo page subscribed to "demo.>"
     When 5 events are published to "demo.news"
     Then tab "A" shows the events with ids "1, 2, 3, 4, 5"
-    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-token"
+    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-publish-token"
     Then tab "A" shows the publish accepted as event 6
     And tab "A" shows event 6 with type "greeting" and data "Hello from the page"
     When tab "A" publishes "not allowed" to "demo.hello" with type "" and token "wrong"
@@ -127,7 +143,7 @@ Feature: Browsers
     And tab "A" comes back online
     Then tab "A" shows a "gap" notice containing "Gap: up to 3 events missing"
     And tab "A" shows the events with ids "1, 2, 6, 7, 8, 9, 10"
-    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-token"
+    When tab "A" publishes "Hello from the page" to "demo.hello" with type "greeting" and token "test-publish-token"
     Then tab "A" shows the publish accepted as event 11
     And tab "A" shows event 11 with type "greeting" and data "Hello from the page"
     And a screenshot of tab "A" is saved as "demo.png"
@@ -145,3 +161,15 @@ Feature: Browsers
     And 2 events are published to "t"
     Then tab "A" shows the events with ids "4, 5"
     And tab "A" shows a "session" notice containing "Resumed session, after event 3"
+
+  Scenario: A page renews its token when the edge asks, and keeps every event
+    Given web apps "app" and "other" on other origins
+    And web app "app" hands out tokens that may subscribe to "orders.*" for 1 second
+    And a jetsse server with JWT auth that allows the origin of web app "app"
+    And tab "A" opens web app "app" with the token hook subscribed to "orders.*"
+    When 3 events are published to "orders.1"
+    Then tab "A" shows the events with ids "1, 2, 3"
+    And tab "A" shows a "reauth" notice containing "token expired"
+    When 2 events are published to "orders.2"
+    Then tab "A" shows every event published since it subscribed, exactly once and in order
+    And web app "app" handed out at least 2 tokens

@@ -1,11 +1,14 @@
 package features
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,8 +18,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsse/jetsse/pkg/topic"
 )
 
 // TestMain stops the suite's Chromium, if a test started one.
@@ -125,8 +128,8 @@ type tab struct {
 	order   []network.RequestID
 }
 
+// sentRequest is a request as it went on the wire.
 type sentRequest struct {
-	URL     string
 	Headers map[string]string // lower-case names
 }
 
@@ -173,7 +176,7 @@ func (t *tab) requests(part string) []sentRequest {
 	var out []sentRequest
 	for _, id := range t.order {
 		if u := t.urls[id]; strings.Contains(u, part) {
-			out = append(out, sentRequest{URL: u, Headers: t.headers[id]})
+			out = append(out, sentRequest{Headers: t.headers[id]})
 		}
 	}
 	return out
@@ -290,108 +293,161 @@ func (v pageView) String() string {
 	return b.String()
 }
 
-// background publishes events one at a time to a topic until stopped, each
-// with its own Nats-Msg-Id and retried until acknowledged (a server that is
-// down or restarting stores each event exactly once).
-type background struct {
-	stop chan struct{}
-	done chan struct{}
+// The browser part of a scenario's world, used by steps_browser_test.go.
 
-	mu    sync.Mutex
-	acked []published
-	err   error
+// browserWorld is the browser part of one scenario's world: one browser
+// profile (one cookie jar, as one user's browser) with named tabs.
+type browserWorld struct {
+	w        *world
+	profile  *browserProfile
+	tabs     map[string]*tab
+	since    map[string]int      // tab → index into w.published when it subscribed
+	topics   map[string][]string // tab → its topics
+	procArgs []string            // a process on fixed ports: its flags, ports included
+	natsURL  string              // the NATS URL of a process on fixed ports
+	bg       *background
+	mark     map[string]int // "restart"/"reload" → background events acknowledged by then
+	apps     map[string]*httptest.Server
+	pagePub  *published // what the page last tried to publish
+	// appTokens says what the web apps' /token endpoint hands out (by
+	// app): grants and lifetime; tokensMinted counts what it did.
+	appTokens    map[string]appTokenGrant
+	tokensMinted map[string]int
+	tokensMu     sync.Mutex
 }
 
-func startBackground(natsURL, subject, topic string, every time.Duration) (*background, error) {
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
-	if err != nil {
-		return nil, err
+// appTokenGrant is what a web app's /token endpoint hands out.
+type appTokenGrant struct {
+	subscribe []string
+	validFor  time.Duration
+}
+
+func newBrowserWorld(w *world) *browserWorld {
+	return &browserWorld{w: w, tabs: map[string]*tab{}, since: map[string]int{}, topics: map[string][]string{},
+		mark: map[string]int{}, apps: map[string]*httptest.Server{},
+		appTokens: map[string]appTokenGrant{}, tokensMinted: map[string]int{}}
+}
+
+func (b *browserWorld) close() {
+	if b.bg != nil {
+		_, _ = b.bg.halt()
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, err
+	for _, t := range b.tabs {
+		t.close()
 	}
-	b := &background{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(b.done)
-		defer nc.Close()
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for i := 1; ; i++ {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-			}
-			data := fmt.Sprintf("background #%d", i)
-			msg := nats.NewMsg(subject)
-			msg.Data = []byte(data)
-			msg.Header.Set("Nats-Msg-Id", fmt.Sprintf("bg-%d", i))
-			deadline := time.Now().Add(4 * waitTimeout)
-			for {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				ack, err := js.PublishMsg(ctx, msg)
-				cancel()
-				if err == nil {
-					b.mu.Lock()
-					b.acked = append(b.acked, published{Seq: ack.Sequence, Topic: topic, Data: data})
-					b.mu.Unlock()
-					break
-				}
-				if time.Now().After(deadline) {
-					b.mu.Lock()
-					b.err = fmt.Errorf("background publish %d never acknowledged: %w", i, err)
-					b.mu.Unlock()
-					return
-				}
-			}
-		}
-	}()
-	return b, nil
+	if b.profile != nil {
+		b.profile.close()
+	}
+	for _, s := range b.apps {
+		s.Close()
+	}
 }
 
-// count returns how many events were acknowledged so far.
-func (b *background) count() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.acked)
+func (b *browserWorld) tab(name string) (*tab, error) {
+	if t := b.tabs[name]; t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("no tab %q", name)
 }
 
-// seq returns the sequence of the i-th acknowledged event (0-based).
-func (b *background) seq(i int) uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.acked[i].Seq
+// view returns what tab name shows now.
+func (b *browserWorld) view(name string) (pageView, error) {
+	t, err := b.tab(name)
+	if err != nil {
+		return pageView{}, err
+	}
+	return t.view()
 }
 
-// wait waits until at least n events were acknowledged.
-func (b *background) wait(n int) error {
-	deadline := time.Now().Add(2 * waitTimeout)
-	for b.count() < n {
-		b.mu.Lock()
-		err := b.err
-		b.mu.Unlock()
+// newTab opens a tab in the scenario's browser profile.
+func (b *browserWorld) newTab(name string) (*tab, error) {
+	if b.tabs[name] != nil {
+		return nil, fmt.Errorf("tab %q is already open", name)
+	}
+	if b.profile == nil {
+		p, err := newBrowserProfile()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d background events acknowledged", b.count(), n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
+		b.profile = p
 	}
-	return nil
+	t, err := b.profile.newTab(name)
+	if err != nil {
+		return nil, err
+	}
+	b.tabs[name] = t
+	return t, nil
 }
 
-// halt stops publishing and returns what was acknowledged, in order.
-func (b *background) halt() ([]published, error) {
-	select {
-	case <-b.stop:
-	default:
-		close(b.stop)
+// base is the default server's base URL.
+func (b *browserWorld) base() (string, error) {
+	s, err := b.w.defaultServer()
+	if err != nil {
+		return "", err
 	}
-	<-b.done
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.acked, b.err
+	return s.base(), nil
 }
+
+// expected returns the events published since the tab subscribed that match
+// its topics, in stream order.
+func (b *browserWorld) expected(name string) ([]published, error) {
+	set, err := topic.NewSet(b.topics[name], topic.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	var out []published
+	for _, p := range b.w.published[b.since[name]:] {
+		if set.Match(p.Topic) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(x, y published) int { return cmp.Compare(x.Seq, y.Seq) })
+	return out, nil
+}
+
+func seqs(ps []published) []uint64 {
+	out := make([]uint64, len(ps))
+	for i, p := range ps {
+		out[i] = p.Seq
+	}
+	return out
+}
+
+// appPage is a web app on another origin: it serves its own copy of
+// jetsse.js and uses the edge cross-origin with credentials.
+const appPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A web app on another origin</title></head>
+<body>
+<output id="state" data-state="idle"></output>
+<ol id="log"></ol>
+<script type="module">
+  // A page on its own origin, with its own copy of jetsse.js, using the edge
+  // cross-origin with credentials.
+  import { connect } from "/jetsse.js";
+  const q = new URLSearchParams(location.search);
+  const log = document.getElementById("log");
+  const state = document.getElementById("state");
+  function row(kind, text, id) {
+    const li = document.createElement("li");
+    li.className = kind === "event" ? "event" : "notice " + kind;
+    if (id) li.dataset.id = id;
+    const span = document.createElement("span");
+    span.className = kind === "event" ? "data" : "text";
+    span.textContent = text;
+    li.append(span);
+    log.prepend(li);
+  }
+  connect(q.get("edge") + "/events", {
+    topics: q.getAll("topic"),
+    credentials: "include",
+    onState: (s, info) => { state.dataset.state = s; state.textContent = s + " " + (info.reason ?? ""); },
+    onEvent: (e) => row("event", e.data, e.id),
+    onSession: (s) => row("session", (s.resumed ? "Resumed" : "New") + " session, after event " + (s.lastEventId || "(live)")),
+    onGap: (g) => row("gap", "up to " + g.missing + " events missing"),
+    onTakeover: () => row("takeover", "taken over"),
+    onReauth: (r) => row("reauth", "reauth: " + r.reason),
+    // With ?token=1 the page asks its own server for a JWT (the token hook).
+    token: q.get("token") ? async () => (await fetch("/token", { cache: "no-store" })).text() : undefined,
+  });
+</script>
+</body></html>`

@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,6 +44,7 @@ type sseClient struct {
 	token       string // from the Jetsse-Session response header
 	firstToken  string
 	cookie      string // from Set-Cookie
+	authCookie  string // the jetsse_auth cookie it presents
 	header      http.Header
 	status      int
 	errBody     string
@@ -67,15 +68,51 @@ type connectOptions struct {
 	lastEventIDQuery *string
 	token            string // Jetsse-Session header
 	cookie           string
-	rawQuery         string // overrides the topic query
-	noRead           bool   // open the stream and never read it
-	autoReconnect    bool   // like EventSource: reconnect with Last-Event-ID after the retry delay
+	noRead           bool // open the stream and never read it
+	autoReconnect    bool // like EventSource: reconnect with Last-Event-ID after the retry delay
+	// A subscriber's JWT, in the Authorization header (with authScheme,
+	// default "Bearer"), the jetsse_auth cookie, or the access_token query
+	// parameter.
+	bearer, authScheme, authCookie, accessToken string
+	// fromAddr is the local address to connect from (a 127.0.0.0/8
+	// address other than 127.0.0.1 is another client address).
+	fromAddr string
+	// header holds more request headers.
+	header http.Header
 }
 
 // connect opens a connection and starts reading it. It returns once the
 // response headers arrived (or the request failed).
 func (c *sseClient) connect(o connectOptions) error {
 	c.close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := c.request(ctx, o)
+	if err != nil {
+		cancel()
+		return err
+	}
+	tr := newTransport(o.noRead)
+	if o.fromAddr != "" {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(o.fromAddr)}}
+		tr.DialContext = d.DialContext
+	}
+	hc := &http.Client{Transport: tr}
+	resp, err := hc.Do(req)
+	if err != nil {
+		cancel()
+		return err
+	}
+	done, ok := c.accept(resp, cancel)
+	if !ok {
+		cancel()
+		return nil
+	}
+	go c.run(ctx, hc, req, resp, o, done)
+	return nil
+}
+
+// request is the subscribe request for c's topics with what o presents.
+func (c *sseClient) request(ctx context.Context, o connectOptions) (*http.Request, error) {
 	q := url.Values{}
 	for _, t := range c.topics {
 		q.Add("topic", t)
@@ -83,15 +120,12 @@ func (c *sseClient) connect(o connectOptions) error {
 	if o.lastEventIDQuery != nil {
 		q.Set("lastEventId", *o.lastEventIDQuery)
 	}
-	raw := q.Encode()
-	if o.rawQuery != "" {
-		raw = o.rawQuery
+	if o.accessToken != "" {
+		q.Set("access_token", o.accessToken)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base()+"/events?"+raw, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base()+"/events?"+q.Encode(), nil)
 	if err != nil {
-		cancel()
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if o.lastEventID != nil {
@@ -103,11 +137,32 @@ func (c *sseClient) connect(o connectOptions) error {
 	if o.cookie != "" {
 		req.AddCookie(&http.Cookie{Name: "jetsse_session", Value: o.cookie})
 	}
-	// No keep-alive: a finished stream closes its connection, as a
-	// browser's EventSource does, so goroutine counts stay meaningful.
+	for k, v := range o.header {
+		req.Header[k] = v
+	}
+	if o.bearer != "" {
+		scheme := o.authScheme
+		if scheme == "" {
+			scheme = "Bearer"
+		}
+		req.Header.Set("Authorization", scheme+" "+o.bearer)
+	}
+	c.mu.Lock()
+	c.authCookie = o.authCookie
+	c.mu.Unlock()
+	if o.authCookie != "" {
+		req.AddCookie(&http.Cookie{Name: "jetsse_auth", Value: o.authCookie})
+	}
+	return req, nil
+}
+
+// newTransport has no keep-alive: a finished stream closes its connection,
+// as a browser's EventSource does, so goroutine counts stay meaningful. For
+// a client that never reads, a tiny receive buffer makes the server's writes
+// stall quickly.
+func newTransport(noRead bool) *http.Transport {
 	tr := &http.Transport{DisableCompression: true, DisableKeepAlives: true}
-	if o.noRead {
-		// A tiny receive buffer so the server's writes stall quickly.
+	if noRead {
 		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if tc, ok := conn.(*net.TCPConn); ok {
@@ -116,12 +171,16 @@ func (c *sseClient) connect(o connectOptions) error {
 			return conn, err
 		}
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		cancel()
-		return err
-	}
+	return tr
+}
+
+// accept records a response: its status and headers, the body of a
+// refusal, and, for a stream, the session token and cookie it carries and a
+// new connection, ended by cancel. It reports whether resp is a stream, and
+// returns the channel closed once the stream is done with.
+func (c *sseClient) accept(resp *http.Response, cancel context.CancelFunc) (chan struct{}, bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.status = resp.StatusCode
 	c.header = resp.Header
 	c.raw = nil
@@ -129,9 +188,7 @@ func (c *sseClient) connect(o connectOptions) error {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
 		c.errBody = string(b)
-		c.mu.Unlock()
-		cancel()
-		return nil
+		return nil, false
 	}
 	if tok := resp.Header.Get("Jetsse-Session"); tok != "" {
 		c.token = tok
@@ -149,57 +206,67 @@ func (c *sseClient) connect(o connectOptions) error {
 	c.endErr = nil
 	c.cancel = cancel
 	c.done = make(chan struct{})
-	done := c.done
-	c.mu.Unlock()
+	return c.done, true
+}
 
-	go func() {
-		defer close(done)
-		for {
-			if o.noRead {
-				<-ctx.Done()
-				resp.Body.Close()
-				return
-			}
-			c.read(resp.Body)
-			resp.Body.Close()
-			if !o.autoReconnect || ctx.Err() != nil {
-				return
-			}
-			// Reconnect as EventSource does: after the retry delay, with the
-			// last event ID and the cookie.
-			c.mu.Lock()
-			delay := time.Second
-			if n := len(c.retries); n > 0 {
-				delay = c.retries[n-1]
-			}
-			req.Header.Set("Last-Event-ID", c.lastEventID)
-			req.Header.Del("Cookie")
-			req.AddCookie(&http.Cookie{Name: "jetsse_session", Value: c.cookie})
-			c.mu.Unlock()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			var err error
-			resp, err = (&http.Client{Transport: tr}).Do(req)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				if err == nil {
-					resp.Body.Close()
-				}
-				c.mu.Lock()
-				c.endErr = fmt.Errorf("reconnect: %v", err)
-				c.cond.Broadcast()
-				c.mu.Unlock()
-				return
-			}
-			c.mu.Lock()
-			c.connected = true
-			c.connections++
-			c.mu.Unlock()
+// run reads the stream resp until it ends, and with o.autoReconnect
+// reconnects until ctx ends or a reconnect fails; it closes done when it
+// returns. A client that never reads holds the stream until ctx ends.
+func (c *sseClient) run(ctx context.Context, hc *http.Client, req *http.Request, resp *http.Response, o connectOptions, done chan struct{}) {
+	defer close(done)
+	if o.noRead {
+		<-ctx.Done()
+		resp.Body.Close()
+		return
+	}
+	for resp != nil {
+		c.read(resp.Body)
+		resp.Body.Close()
+		if !o.autoReconnect || ctx.Err() != nil {
+			return
 		}
-	}()
-	return nil
+		resp = c.reconnect(ctx, hc, req)
+	}
+}
+
+// reconnect reconnects as EventSource does: after the retry delay, with the
+// last event ID and the cookie. It returns nil if ctx ends first or the
+// reconnect fails, which ends the client.
+func (c *sseClient) reconnect(ctx context.Context, hc *http.Client, req *http.Request) *http.Response {
+	c.mu.Lock()
+	delay := time.Second
+	if n := len(c.retries); n > 0 {
+		delay = c.retries[n-1]
+	}
+	req.Header.Set("Last-Event-ID", c.lastEventID)
+	req.Header.Del("Cookie")
+	req.AddCookie(&http.Cookie{Name: "jetsse_session", Value: c.cookie})
+	if c.authCookie != "" {
+		req.AddCookie(&http.Cookie{Name: "jetsse_auth", Value: c.authCookie})
+	}
+	c.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(delay):
+	}
+	resp, err := hc.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		if err == nil {
+			resp.Body.Close()
+		}
+		c.mu.Lock()
+		c.endErr = fmt.Errorf("reconnect: %v", err)
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Lock()
+	c.connected = true
+	c.connections++
+	c.raw = nil
+	c.mu.Unlock()
+	return resp
 }
 
 func (c *sseClient) read(body io.Reader) {
@@ -228,7 +295,7 @@ func (c *sseClient) read(body io.Reader) {
 		}
 		r := received{ID: ev.ID, Type: ev.Type, Data: string(ev.Data), Conn: c.connections}
 		switch ev.Type {
-		case "session", "gap", "takeover":
+		case "session", "gap", "takeover", "reauth":
 			c.control = append(c.control, r)
 		default:
 			c.events = append(c.events, r)
@@ -305,13 +372,14 @@ func (c *sseClient) eventIDs() []uint64 {
 	return ids
 }
 
-// sessionEvent returns the data of the latest "session" event.
+// sessionData is the data of a "session" event.
 type sessionData struct {
 	Session     string `json:"session"`
 	Resumed     bool   `json:"resumed"`
 	LastEventID string `json:"last_event_id"`
 }
 
+// lastControl returns the latest control event of type typ.
 func (c *sseClient) lastControl(typ string) (received, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -323,6 +391,7 @@ func (c *sseClient) lastControl(typ string) (received, error) {
 	return received{}, fmt.Errorf("client %q got no %q event (control events: %v)", c.name, typ, c.control)
 }
 
+// session returns the data of the latest "session" event.
 func (c *sseClient) session() (sessionData, error) {
 	r, err := c.lastControl("session")
 	if err != nil {
@@ -335,4 +404,48 @@ func (c *sseClient) session() (sessionData, error) {
 	return s, nil
 }
 
-var errNotConnected = errors.New("not connected")
+// lastEventIDAtConnect returns the last id received before the current
+// connection.
+func (c *sseClient) lastEventIDAtConnect() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.connections
+	last := ""
+	for _, e := range c.events {
+		if e.Conn < n {
+			last = e.ID
+		}
+	}
+	return last
+}
+
+// hasIDs waits for len(want) events and checks their IDs are exactly want.
+func (c *sseClient) hasIDs(want []string) error {
+	if err := c.waitFor(waitTimeout, fmt.Sprintf("%d events", len(want)), func() bool { return len(c.events) >= len(want) }); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if got := ids(c.events); !slices.Equal(got, want) {
+		return fmt.Errorf("client %q received ids %v, want %v", c.name, got, want)
+	}
+	return nil
+}
+
+func countType(rs []received, typ string) int {
+	n := 0
+	for _, r := range rs {
+		if r.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func ids(rs []received) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}

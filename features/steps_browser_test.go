@@ -1,7 +1,9 @@
 package features
 
+// Steps of browser.feature: pages in headless Chromium against the real
+// edge, checked by what they show.
+
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,49 +19,38 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/cucumber/godog"
+	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/jetsse/jetsse/pkg/topic"
 	"github.com/jetsse/jetsse/services/edge/web"
 )
 
-// browserWorld is the browser part of one scenario's world: one browser
-// profile (one cookie jar, as one user's browser) with named tabs.
-type browserWorld struct {
-	w        *world
-	profile  *browserProfile
-	tabs     map[string]*tab
-	since    map[string]int      // tab → index into w.published when it subscribed
-	topics   map[string][]string // tab → its topics
-	procArgs []string            // a process on fixed ports: its flags, ports included
-	natsURL  string              // the NATS URL of a process on fixed ports
-	bg       *background
-	mark     map[string]int // "restart"/"reload" → background events acknowledged by then
-	apps     map[string]*httptest.Server
-	pagePub  *published // what the page last tried to publish
-}
-
 // registerBrowser registers the steps of browser.feature (headless Chromium).
 func (w *world) registerBrowser(sc *godog.ScenarioContext) {
-	b := &browserWorld{w: w, tabs: map[string]*tab{}, since: map[string]int{}, topics: map[string][]string{},
-		mark: map[string]int{}, apps: map[string]*httptest.Server{}}
+	b := newBrowserWorld(w)
 	sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
 		b.close()
 		return ctx, nil
 	})
 
 	sc.Step(`^a jetsse process on fixed ports with "([^"]*)"$`, b.processOnFixedPorts)
+	sc.Step(`^the jetsse process is stopped with SIGTERM$`, w.processIsStopped)
 	sc.Step(`^the jetsse process is started again on the same data dir and ports$`, b.restartProcess)
 	sc.Step(`^web apps "(\w+)" and "(\w+)" on other origins$`, b.webApps)
 	sc.Step(`^a jetsse server that allows the origin of web app "(\w+)"$`, b.serverAllowing)
+	sc.Step(`^a jetsse server with JWT auth that allows the origin of web app "(\w+)"$`, b.jwtServerAllowing)
+	sc.Step(`^web app "(\w+)" hands out tokens that may subscribe to "([^"]*)" for (\d+) seconds?$`, b.appHandsOutTokens)
+	sc.Step(`^web app "(\w+)" handed out at least (\d+) tokens$`, b.appHandedOut)
+	sc.Step(`^tab "(\w+)" opens web app "(\w+)" with the token hook subscribed to "([^"]*)"$`, func(name, app, topics string) error {
+		return b.openAppWith(name, app, topics, url.Values{"token": {"1"}})
+	})
 
 	sc.Step(`^tab "(\w+)" opens the (demo page|plain EventSource page) subscribed to "([^"]*)"$`, b.openPage)
 	sc.Step(`^tab "(\w+)" opens web app "(\w+)" subscribed to "([^"]*)"$`, b.openApp)
-	sc.Step(`^tab "(\w+)" navigates away$`, b.navigateAway)
 	sc.Step(`^tab "(\w+)" is reloaded$`, b.reload)
 	sc.Step(`^tab "(\w+)" is closed$`, b.closeTab)
 	sc.Step(`^tab "(\w+)" is duplicated as tab "(\w+)"$`, b.duplicate)
-	sc.Step(`^tab "(\w+)" goes offline$`, func(name string) error { return b.setOffline(name, true) })
-	sc.Step(`^tab "(\w+)" comes back online$`, func(name string) error { return b.setOffline(name, false) })
+	sc.Step(`^tab "(\w+)" goes offline$`, b.goesOffline)
+	sc.Step(`^tab "(\w+)" comes back online$`, b.comesBackOnline)
 	sc.Step(`^tab "(\w+)" publishes "([^"]*)" to "([^"]*)" with type "([^"]*)" and token "([^"]*)"$`, b.publishFromPage)
 
 	sc.Step(`^events are published to "([^"]*)" in the background$`, b.startBackground)
@@ -81,65 +72,6 @@ func (w *world) registerBrowser(sc *godog.ScenarioContext) {
 	sc.Step(`^a screenshot of tab "(\w+)" is saved as "([^"]*)"$`, b.screenshot)
 }
 
-func (b *browserWorld) close() {
-	if b.bg != nil {
-		_, _ = b.bg.halt()
-	}
-	for _, t := range b.tabs {
-		t.close()
-	}
-	if b.profile != nil {
-		b.profile.close()
-	}
-	for _, s := range b.apps {
-		s.Close()
-	}
-}
-
-func (b *browserWorld) tab(name string) (*tab, error) {
-	if t := b.tabs[name]; t != nil {
-		return t, nil
-	}
-	return nil, fmt.Errorf("no tab %q", name)
-}
-
-// view returns what tab name shows now.
-func (b *browserWorld) view(name string) (pageView, error) {
-	t, err := b.tab(name)
-	if err != nil {
-		return pageView{}, err
-	}
-	return t.view()
-}
-
-// newTab opens a tab in the scenario's browser profile.
-func (b *browserWorld) newTab(name string) (*tab, error) {
-	if b.tabs[name] != nil {
-		return nil, fmt.Errorf("tab %q is already open", name)
-	}
-	if b.profile == nil {
-		p, err := newBrowserProfile()
-		if err != nil {
-			return nil, err
-		}
-		b.profile = p
-	}
-	t, err := b.profile.newTab(name)
-	if err != nil {
-		return nil, err
-	}
-	b.tabs[name] = t
-	return t, nil
-}
-
-func (b *browserWorld) base() (string, error) {
-	s, err := b.w.defaultServer()
-	if err != nil {
-		return "", err
-	}
-	return s.base(), nil
-}
-
 func (b *browserWorld) processOnFixedPorts(flags string) error {
 	httpPort, err := freePort()
 	if err != nil {
@@ -155,6 +87,19 @@ func (b *browserWorld) processOnFixedPorts(flags string) error {
 	return err
 }
 
+// processIsStopped stops the jetsse process gracefully.
+func (w *world) processIsStopped() error {
+	s, err := w.defaultServer()
+	if err != nil {
+		return err
+	}
+	if s.proc == nil {
+		return errors.New("needs a jetsse process")
+	}
+	return s.stop()
+}
+
+// restartProcess starts the jetsse process again on its data dir and ports.
 func (b *browserWorld) restartProcess() error {
 	s, err := b.w.defaultServer()
 	if err != nil {
@@ -207,40 +152,6 @@ func (b *browserWorld) openPage(name, page, topics string) error {
 	return err
 }
 
-const appPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>A web app on another origin</title></head>
-<body>
-<output id="state" data-state="idle"></output>
-<ol id="log"></ol>
-<script type="module">
-  // A page on its own origin, with its own copy of jetsse.js, using the edge
-  // cross-origin with credentials.
-  import { connect } from "/jetsse.js";
-  const q = new URLSearchParams(location.search);
-  const log = document.getElementById("log");
-  const state = document.getElementById("state");
-  function row(kind, text, id) {
-    const li = document.createElement("li");
-    li.className = kind === "event" ? "event" : "notice " + kind;
-    if (id) li.dataset.id = id;
-    const span = document.createElement("span");
-    span.className = kind === "event" ? "data" : "text";
-    span.textContent = text;
-    li.append(span);
-    log.prepend(li);
-  }
-  connect(q.get("edge") + "/events", {
-    topics: q.getAll("topic"),
-    credentials: "include",
-    onState: (s, info) => { state.dataset.state = s; state.textContent = s + " " + (info.reason ?? ""); },
-    onEvent: (e) => row("event", e.data, e.id),
-    onSession: (s) => row("session", (s.resumed ? "Resumed" : "New") + " session, after event " + (s.lastEventId || "(live)")),
-    onGap: (g) => row("gap", "up to " + g.missing + " events missing"),
-    onTakeover: () => row("takeover", "taken over"),
-  });
-</script>
-</body></html>`
-
 func (b *browserWorld) webApps(first, second string) error {
 	for _, name := range []string{first, second} {
 		mux := http.NewServeMux()
@@ -248,6 +159,14 @@ func (b *browserWorld) webApps(first, second string) error {
 		mux.HandleFunc("GET /app.html", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte(appPage))
+		})
+		mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
+			t, err := b.mintAppToken(name)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			_, _ = w.Write([]byte(t))
 		})
 		b.apps[name] = httptest.NewServer(mux)
 	}
@@ -264,6 +183,48 @@ func (b *browserWorld) serverAllowing(app string) error {
 }
 
 func (b *browserWorld) openApp(name, app, topics string) error {
+	return b.openAppWith(name, app, topics, nil)
+}
+
+func (b *browserWorld) jwtServerAllowing(app string) error {
+	s := b.apps[app]
+	if s == nil {
+		return fmt.Errorf("no web app %q", app)
+	}
+	return b.w.jetsseServerWithJWT("--cors-origins " + s.URL)
+}
+
+func (b *browserWorld) appHandsOutTokens(app, topics string, secs int) error {
+	b.tokensMu.Lock()
+	defer b.tokensMu.Unlock()
+	b.appTokens[app] = appTokenGrant{subscribe: splitList(topics), validFor: time.Duration(secs) * time.Second}
+	return nil
+}
+
+// mintAppToken is web app app's /token endpoint: a JWT for "page-user"
+// with the grants and lifetime the scenario set.
+func (b *browserWorld) mintAppToken(app string) (string, error) {
+	b.tokensMu.Lock()
+	g, ok := b.appTokens[app]
+	b.tokensMinted[app]++
+	b.tokensMu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("web app %q hands out no tokens", app)
+	}
+	return b.w.sign(jwt.MapClaims{"sub": "page-user", "exp": time.Now().Add(g.validFor).Unix(),
+		"jetsse": map[string]any{"subscribe": g.subscribe}})
+}
+
+func (b *browserWorld) appHandedOut(app string, n int) error {
+	b.tokensMu.Lock()
+	defer b.tokensMu.Unlock()
+	if got := b.tokensMinted[app]; got < n {
+		return fmt.Errorf("web app %q handed out %d tokens, want at least %d", app, got, n)
+	}
+	return nil
+}
+
+func (b *browserWorld) openAppWith(name, app, topics string, extra url.Values) error {
 	s := b.apps[app]
 	if s == nil {
 		return fmt.Errorf("no web app %q", app)
@@ -277,6 +238,9 @@ func (b *browserWorld) openApp(name, app, topics string) error {
 		return err
 	}
 	q := url.Values{"edge": {base}}
+	for k, v := range extra {
+		q[k] = v
+	}
 	for _, tp := range splitList(topics) {
 		q.Add("topic", tp)
 	}
@@ -287,14 +251,6 @@ func (b *browserWorld) openApp(name, app, topics string) error {
 	}
 	_, err = t.waitView("the app to try to connect", func(v pageView) bool { return v.State != "idle" && v.State != "connecting" })
 	return err
-}
-
-func (b *browserWorld) navigateAway(name string) error {
-	t, err := b.tab(name)
-	if err != nil {
-		return err
-	}
-	return t.do(chromedp.Navigate("about:blank"))
 }
 
 func (b *browserWorld) reload(name string) error {
@@ -356,6 +312,10 @@ func (b *browserWorld) duplicate(from, to string) error {
 	_, err = t.waitView("the duplicated tab's session", func(v pageView) bool { return v.State == "open" && len(v.notices("session")) > 0 })
 	return err
 }
+
+func (b *browserWorld) goesOffline(name string) error { return b.setOffline(name, true) }
+
+func (b *browserWorld) comesBackOnline(name string) error { return b.setOffline(name, false) }
 
 // setOffline emulates the loss (and the return) of the network for a tab:
 // its requests fail and navigator.onLine follows.
@@ -519,23 +479,6 @@ func (b *browserWorld) showsIDs(name, list string) error {
 	return nil
 }
 
-// expected returns the events published since the tab subscribed that match
-// its topics, in stream order.
-func (b *browserWorld) expected(name string) ([]published, error) {
-	set, err := topic.NewSet(b.topics[name], topic.Limits{})
-	if err != nil {
-		return nil, err
-	}
-	var out []published
-	for _, p := range b.w.published[b.since[name]:] {
-		if set.Match(p.Topic) {
-			out = append(out, p)
-		}
-	}
-	slices.SortFunc(out, func(x, y published) int { return cmp.Compare(x.Seq, y.Seq) })
-	return out, nil
-}
-
 func (b *browserWorld) showsEveryEvent(name string) error {
 	t, err := b.tab(name)
 	if err != nil {
@@ -570,14 +513,6 @@ func (b *browserWorld) showsEveryEvent(name string) error {
 		}
 	}
 	return nil
-}
-
-func seqs(ps []published) []uint64 {
-	out := make([]uint64, len(ps))
-	for i, p := range ps {
-		out[i] = p.Seq
-	}
-	return out
 }
 
 func (b *browserWorld) showsNotice(name, kind, text string) error {

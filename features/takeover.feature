@@ -11,8 +11,11 @@ Feature: One connection per session
     When client "tab2" subscribes to "orders.*" with the session of client "tab1"
     Then client "tab1" receives a takeover event for its session and its connection ends
     When 4 events are published to "orders.2"
-    Then client "tab2" has received the events with ids "4, 5, 6, 7"
-    And client "tab2" is told the session was resumed from "3"
+    # From the session alone (no Last-Event-ID) a resume is at least once:
+    # the position counts what tab1's TCP stack acknowledged, and a delayed
+    # ACK may leave event 3 to come again. Nothing is lost.
+    Then client "tab2" has received a gapless run of events ending at id 7 that starts at or before id 4
+    And client "tab2" is told the session was resumed
 
   Scenario: A takeover storm leaves the server healthy
     Given a jetsse server

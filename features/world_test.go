@@ -1,49 +1,22 @@
 package features
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
-	"testing"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetsse/jetsse/cmd/jetsse/app"
 	"github.com/jetsse/jetsse/pkg/topic"
 )
 
 // waitTimeout bounds every wait for a condition in a step.
 const waitTimeout = 15 * time.Second
-
-// server is one running jetsse: in-process (app.Run, the binary's own
-// wiring) or, for crash tests, the built binary in a child process.
-type server struct {
-	name    string
-	ready   app.Ready
-	dataDir string
-	args    []string
-
-	cancel context.CancelFunc
-	done   chan error
-	proc   *exec.Cmd
-	logs   *lockedBuffer
-}
-
-func (s *server) base() string { return "http://" + s.ready.HTTPAddr }
 
 // published is an event the scenario published, as the stream stored it.
 type published struct {
@@ -66,8 +39,28 @@ type world struct {
 	cluster     []*natsserver.Server
 	clusterURLs []string
 
-	storm    stormState
+	storm stormState
+	// cliOutput is the output of the last nats CLI command.
+	cliOutput string
+	// cliErr is how the last nats CLI command the operator "tried" failed
+	// (nil: it succeeded).
+	cliErr error
+	// natsPassword is the embedded NATS server's password as its data dir
+	// held it when the scenario first read it.
+	natsPassword string
+	// gapFirst is the first_available of the last gap whose start the
+	// scenario took from the stream.
 	gapFirst uint64
+	// rssBefore is the edge process's resident memory before clients that
+	// never read subscribed.
+	rssBefore int64
+
+	// auth holds the JWT secret and tokens of a scenario with --auth jwt.
+	auth authState
+	// limits holds what a scenario about limits asked and holds open.
+	limits limitsState
+	// backend listens to the session lifecycle events.
+	backend *backend
 
 	// the last plain HTTP response
 	status int
@@ -86,6 +79,8 @@ func newWorld(dir string) *world {
 }
 
 func (w *world) close() {
+	w.limits.close()
+	w.backend.close()
 	for _, c := range w.clients {
 		c.close()
 	}
@@ -101,15 +96,6 @@ func (w *world) close() {
 	}
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // defaultServer is the first server started.
 func (w *world) defaultServer() (*server, error) {
 	if len(w.order) == 0 {
@@ -118,64 +104,17 @@ func (w *world) defaultServer() (*server, error) {
 	return w.servers[w.order[0]], nil
 }
 
-func baseArgs(dataDir string) []string {
-	return []string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0",
-		"--publish-token", "test-token", "--log-level", "warn", "--drain-timeout", "200ms", "--nats-sync", "always"}
-}
-
-// startServer runs jetsse in-process with the binary's wiring.
-func (w *world) startServer(name, dataDir string, extra []string) (*server, error) {
-	args := append(baseArgs(dataDir), extra...)
-	s := &server{name: name, dataDir: dataDir, args: args, done: make(chan error, 1), logs: &lockedBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	readyc := make(chan app.Ready, 1)
-	go func() {
-		s.done <- app.Run(ctx, args, app.Options{Stderr: s.logs, Stdout: s.logs, OnReady: func(r app.Ready) { readyc <- r }})
-	}()
-	select {
-	case s.ready = <-readyc:
-	case err := <-s.done:
-		cancel()
-		return nil, fmt.Errorf("jetsse did not start: %v\n%s", err, s.logs.String())
-	case <-time.After(waitTimeout):
-		cancel()
-		return nil, fmt.Errorf("jetsse did not become ready in %v\n%s", waitTimeout, s.logs.String())
+// serverNamed returns the jetsse server the scenario named name.
+func (w *world) serverNamed(name string) (*server, error) {
+	s, ok := w.servers[name]
+	if !ok {
+		return nil, fmt.Errorf("no jetsse server %q", name)
 	}
-	w.addServer(s)
 	return s, nil
 }
 
-func (w *world) addServer(s *server) {
-	if _, ok := w.servers[s.name]; !ok {
-		w.order = append(w.order, s.name)
-	}
-	w.servers[s.name] = s
-	if nc := w.nc[s.name]; nc != nil {
-		nc.Close()
-		delete(w.nc, s.name)
-	}
-}
-
-// stop ends a server gracefully (in-process: cancel; child: SIGTERM).
-func (s *server) stop() error {
-	if s.proc != nil {
-		if s.proc.ProcessState == nil {
-			_ = s.proc.Process.Signal(syscall.SIGTERM)
-		}
-	} else if s.cancel != nil {
-		s.cancel()
-	}
-	select {
-	case err := <-s.done:
-		s.done <- err // keep it for a second stop
-		return err
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("server %s did not stop", s.name)
-	}
-}
-
-// natsConn returns a NATS client connected to a server's NATS.
+// natsConn returns a NATS client connected to a server's NATS, with the
+// credentials it requires.
 func (w *world) natsConn(name string) (*nats.Conn, error) {
 	if nc := w.nc[name]; nc != nil {
 		return nc, nil
@@ -184,7 +123,11 @@ func (w *world) natsConn(name string) (*nats.Conn, error) {
 	if s == nil {
 		return nil, fmt.Errorf("no server %q", name)
 	}
-	nc, err := nats.Connect(s.ready.NATSURL, nats.MaxReconnects(-1))
+	opts := []nats.Option{nats.MaxReconnects(-1)}
+	if s.ready.NATSUser != "" {
+		opts = append(opts, nats.UserInfo(s.ready.NATSUser, s.ready.NATSPassword))
+	}
+	nc, err := nats.Connect(s.ready.NATSURL, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +135,7 @@ func (w *world) natsConn(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// js returns JetStream on the default server's NATS.
 func (w *world) js() (jetstream.JetStream, error) {
 	s, err := w.defaultServer()
 	if err != nil {
@@ -221,6 +165,62 @@ func (w *world) streamFirstSeq() (uint64, error) {
 	return st.CachedInfo().State.FirstSeq, nil
 }
 
+// client returns a named client.
+func (w *world) client(name string) (*sseClient, error) {
+	if c := w.clients[name]; c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("no client %q", name)
+}
+
+// newClient makes client name talk to serverName (the default server when
+// empty) about topics. A client made again keeps what its browser kept (its
+// token, cookie and last event ID) and what it received.
+func (w *world) newClient(name, serverName, topics string) (*sseClient, error) {
+	if serverName == "" {
+		s, err := w.defaultServer()
+		if err != nil {
+			return nil, err
+		}
+		serverName = s.name
+	}
+	if w.servers[serverName] == nil {
+		return nil, fmt.Errorf("no server %q", serverName)
+	}
+	old := w.clients[name]
+	c := newSSEClient(name, func() string { return w.servers[serverName].base() }, splitList(topics))
+	if old != nil {
+		old.close()
+		c.token, c.cookie, c.lastEventID, c.firstToken = old.token, old.cookie, old.lastEventID, old.firstToken
+		c.events, c.control, c.connections = old.events, old.control, old.connections
+	}
+	w.clients[name] = c
+	if _, ok := w.since[name]; !ok {
+		w.since[name] = len(w.published)
+	}
+	return c, nil
+}
+
+// open connects c and, on success, waits for its session event, so what is
+// published afterwards counts as published after it subscribed. It keeps the
+// status and the body of a refusal for the Then steps.
+func (w *world) open(c *sseClient, o connectOptions) error {
+	c.mu.Lock()
+	before := countType(c.control, "session")
+	c.mu.Unlock()
+	if err := c.connect(o); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	status, body := c.status, c.errBody
+	c.mu.Unlock()
+	w.status, w.body = status, body
+	if status != http.StatusOK {
+		return nil
+	}
+	return c.waitFor(waitTimeout, "the session event", func() bool { return countType(c.control, "session") > before })
+}
+
 // expectedFor returns the events published since the client first
 // subscribed that match its topics.
 func (w *world) expectedFor(c *sseClient) ([]published, error) {
@@ -237,105 +237,50 @@ func (w *world) expectedFor(c *sseClient) ([]published, error) {
 	return out, nil
 }
 
-// binary builds cmd/jetsse once per test run, for tests that need a real
-// process (kill -9).
-var binary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "jetsse-bin")
+// sessionIDOf returns the session ID client name was last told.
+func (w *world) sessionIDOf(name string) (string, error) {
+	c, err := w.client(name)
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "jetsse")
-	out, err := exec.Command("go", "build", "-o", path, "github.com/jetsse/jetsse/cmd/jetsse").CombinedOutput()
+	s, err := c.session()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", err
 	}
-	return path, nil
-})
-
-// startProcess runs the jetsse binary as a child process on dataDir.
-// natsAddr and httpAddr may be fixed so a restarted process keeps them.
-func (w *world) startProcess(name, dataDir string, extra []string) (*server, error) {
-	bin, err := binary()
-	if err != nil {
-		return nil, err
-	}
-	args := append(baseArgs(dataDir), "--log-format", "json", "--log-level", "info")
-	args = append(args, extra...)
-	cmd := exec.Command(bin, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	s := &server{name: name, dataDir: dataDir, args: args, proc: cmd, done: make(chan error, 1), logs: &lockedBuffer{}}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	readyc := make(chan app.Ready, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			s.logs.Write(append(append([]byte(nil), line...), '\n'))
-			var rec struct {
-				Msg  string `json:"msg"`
-				HTTP string `json:"http"`
-				NATS string `json:"nats"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "jetsse serving" {
-				readyc <- app.Ready{HTTPAddr: rec.HTTP, NATSURL: rec.NATS, DataDir: dataDir, PublishToken: "test-token"}
-			}
-		}
-		s.done <- cmd.Wait()
-	}()
-	select {
-	case s.ready = <-readyc:
-	case <-time.After(waitTimeout):
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("jetsse process did not become ready\n%s", s.logs.String())
-	}
-	// The edge answers once its live path runs.
-	if err := waitHTTP(s.base()+"/readyz", waitTimeout); err != nil {
-		return nil, fmt.Errorf("%v\n%s", err, s.logs.String())
-	}
-	w.addServer(s)
-	return s, nil
+	return s.Session, nil
 }
 
-func waitHTTP(url string, timeout time.Duration) error {
-	err := within(timeout, func() error {
-		resp, err := http.Get(url)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+// do sends a plain request and keeps its response for the Then steps.
+func (w *world) do(req *http.Request) error {
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s not ready after %v (last: %v)", url, timeout, err)
+		return err
 	}
+	defer resp.Body.Close()
+	w.status, w.header, w.body = resp.StatusCode, resp.Header, readAllLimited(resp, 1<<20)
 	return nil
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+// readAllLimited reads at most limit bytes of a response body.
+func readAllLimited(resp *http.Response, limit int64) string {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
+	return string(b)
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+// eventually is within the default wait.
+func eventually(check func() error) error { return within(waitTimeout, check) }
 
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// within polls check until it returns nil, or returns its last error once d
+// has passed. It is for state outside the test that offers nothing to wait
+// on (metrics, JetStream, a browser page): a detached session is stored
+// within moments, not at once.
+func within(d time.Duration, check func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
 }
-
-var _ = testing.Short

@@ -9,9 +9,9 @@ import (
 	"github.com/jetsse/jetsse/pkg/eventlog"
 )
 
-// BenchmarkResumeSession: reading and setting a session's position (a
-// consumer reset, answered by the consumer itself).
-func BenchmarkResumeSession(b *testing.B) {
+// BenchmarkMoveConsumer: storing a detached session whose consumer exists
+// (a consumer reset, answered by the consumer itself).
+func BenchmarkMoveConsumer(b *testing.B) {
 	l := openB(b)
 	ctx := context.Background()
 	for range 100 {
@@ -20,24 +20,28 @@ func BenchmarkResumeSession(b *testing.B) {
 		}
 	}
 	id := "0000000000000000000000000000000c"
-	if err := l.CreateSession(ctx, id, []string{"t"}, false, 1, time.Now()); err != nil {
+	rec := eventlog.Record{Position: 1, Created: time.Now(), Topics: []string{"t"}}
+	if err := l.StoreConsumer(ctx, id, rec, false); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := l.ResumeSession(ctx, id, uint64(1+i%90), false); err != nil {
+		rec.Position = uint64(1 + i%90)
+		if err := l.StoreConsumer(ctx, id, rec, false); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkCreateSession: a new session's consumer (the serialized API).
-func BenchmarkCreateSession(b *testing.B) {
+// BenchmarkStoreNewConsumer: a detached session's first consumer (the
+// serialized JetStream API).
+func BenchmarkStoreNewConsumer(b *testing.B) {
 	l := openB(b)
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := l.CreateSession(ctx, fmt.Sprintf("%032x", i), []string{"t"}, false, 0, time.Now()); err != nil {
+		rec := eventlog.Record{Created: time.Now(), Topics: []string{"t"}}
+		if err := l.StoreConsumer(ctx, fmt.Sprintf("%032x", i), rec, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -92,6 +96,5 @@ func openB(b *testing.B) *eventlog.Log {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(l.Close)
 	return l
 }

@@ -3,9 +3,11 @@ package eventlog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsse/jetsse/internal/testenv"
@@ -21,9 +23,12 @@ func open(t *testing.T, cfg eventlog.Config) *eventlog.Log {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(l.Close)
+	testNC[l] = nc
 	return l
 }
+
+// testNC is each test log's connection (tests run one at a time here).
+var testNC = map[*eventlog.Log]*nats.Conn{}
 
 func TestSessionRecords(t *testing.T) {
 	l := open(t, eventlog.Config{SessionTTL: time.Minute})
@@ -33,13 +38,13 @@ func TestSessionRecords(t *testing.T) {
 		t.Fatalf("missing session: %v", err)
 	}
 	created := time.UnixMilli(time.Now().UnixMilli())
-	rec := eventlog.Record{Owner: "n1/1", Position: 7, Created: created, Topics: []string{"a.*", "b c"}}
+	rec := eventlog.Record{Claim: "n1/1", Position: 7, Created: created, Topics: []string{"a.*", "b c"}}
 	rev1, err := l.Claim(ctx, id, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, rev, err := l.GetSession(ctx, id)
-	if err != nil || rev != rev1 || got.Owner != "n1/1" || got.Position != 7 || !got.Created.Equal(created) ||
+	if err != nil || rev != rev1 || got.Claim != "n1/1" || got.Position != 7 || !got.Created.Equal(created) ||
 		len(got.Topics) != 2 || got.Topics[1] != "b c" {
 		t.Fatalf("GetSession = %+v rev %d err %v", got, rev, err)
 	}
@@ -49,14 +54,14 @@ func TestSessionRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A newer connection claims it; the old holder's update must fail.
-	if _, err := l.Claim(ctx, id, eventlog.Record{Owner: "n2/1", Position: 9, Created: created}); err != nil {
+	if _, err := l.Claim(ctx, id, eventlog.Record{Claim: "n2/1", Position: 9, Created: created}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.UpdateSession(ctx, id, rec, rev2); !errors.Is(err, eventlog.ErrLostClaim) {
 		t.Fatalf("stale update: %v", err)
 	}
-	if got, _, _ := l.GetSession(ctx, id); got.Owner != "n2/1" {
-		t.Fatalf("owner %q after the newer claim", got.Owner)
+	if got, _, _ := l.GetSession(ctx, id); got.Claim != "n2/1" {
+		t.Fatalf("owner %q after the newer claim", got.Claim)
 	}
 }
 
@@ -68,10 +73,10 @@ func TestStoreDetached(t *testing.T) {
 	rec := eventlog.Record{Position: 6, Created: time.Now(), Topics: []string{"a"}}
 	for _, pos := range []uint64{6, 8, 3} { // create, move forward, move below the start
 		rec.Position = pos
-		if err := l.StoreDetached(ctx, id, rec, false); err != nil {
+		if err := l.StoreConsumer(ctx, id, rec, false); err != nil {
 			t.Fatalf("store at %d: %v", pos, err)
 		}
-		s, err := l.ResumeSession(ctx, id, 0, true)
+		s, err := l.Consumer(ctx, id)
 		if err != nil || s.Position != pos {
 			t.Fatalf("consumer at %d (%v), want %d", s.Position, err, pos)
 		}
@@ -90,7 +95,7 @@ func TestSessionLimitLeavesRoomForEdgeNodes(t *testing.T) {
 		"00000000000000000000000000000003", "00000000000000000000000000000004",
 	}
 	for i, id := range ids {
-		err := l.StoreDetached(ctx, id, rec, false)
+		err := l.StoreConsumer(ctx, id, rec, false)
 		if want := i < 3; (err == nil) != want {
 			t.Fatalf("session %d: %v", i+1, err)
 		}
@@ -100,15 +105,16 @@ func TestSessionLimitLeavesRoomForEdgeNodes(t *testing.T) {
 	}
 	// A session that has its consumer keeps it, and moves it.
 	rec.Position = 7
-	if err := l.StoreDetached(ctx, ids[0], rec, false); err != nil {
+	if err := l.StoreConsumer(ctx, ids[0], rec, false); err != nil {
 		t.Fatalf("moving a stored session at the limit: %v", err)
 	}
-	if s, err := l.ResumeSession(ctx, ids[0], 0, true); err != nil || s.Position != 7 {
+	if s, err := l.Consumer(ctx, ids[0]); err != nil || s.Position != 7 {
 		t.Fatalf("session 1 at %d (%v), want 7", s.Position, err)
 	}
 	// An edge node starting now still gets its live consumer.
+	js := jetStream(t, l)
 	for i := range 3 {
-		if _, err := l.JetStream().CreateConsumer(ctx, "EVENTS", jetstream.ConsumerConfig{
+		if _, err := js.CreateConsumer(ctx, "EVENTS", jetstream.ConsumerConfig{
 			AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Minute,
 		}); err != nil {
 			t.Fatalf("edge node %d's consumer: %v", i+1, err)
@@ -129,47 +135,53 @@ func publishN(t *testing.T, l *eventlog.Log, topic string, n int) []uint64 {
 	return seqs
 }
 
-func TestCheckpointAndResumePosition(t *testing.T) {
+// TestConsumerState: a detached session's consumer holds its topics and
+// creation time as metadata, its position as the ack floor; a session
+// without one says so.
+func TestConsumerState(t *testing.T) {
 	l := open(t, eventlog.Config{SessionTTL: time.Minute})
 	ctx := context.Background()
 	publishN(t, l, "a.1", 10)
 	id := "00000000000000000000000000000001"
-	if err := l.CreateSession(ctx, id, []string{"a.*", "b"}, false, 3, time.Now()); err != nil {
+	created := time.UnixMilli(time.Now().UnixMilli())
+	if err := l.StoreConsumer(ctx, id, eventlog.Record{Position: 3, Created: created, Topics: []string{"a.*", "b"}}, false); err != nil {
 		t.Fatal(err)
 	}
-	s, err := l.ResumeSession(ctx, id, 0, true)
+	s, err := l.Consumer(ctx, id)
+	if err != nil || s.Position != 3 || len(s.Topics) != 2 || s.Topics[0] != "a.*" || !s.Created.Equal(created) {
+		t.Fatalf("consumer = %+v (%v), want position 3, topics [a.* b], created %v", s, err, created)
+	}
+	// Reading it does not move it.
+	if s, _ = l.Consumer(ctx, id); s.Position != 3 {
+		t.Fatalf("second read: position %d", s.Position)
+	}
+	// Stored again with other topics, it is made again.
+	if err := l.StoreConsumer(ctx, id, eventlog.Record{Position: 5, Created: created, Topics: []string{"a.*"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ = l.Consumer(ctx, id); s.Position != 5 || len(s.Topics) != 1 {
+		t.Fatalf("after new topics: %+v", s)
+	}
+	if err := l.DeleteConsumer(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Consumer(ctx, id); !errors.Is(err, eventlog.ErrConsumerNotFound) {
+		t.Fatalf("deleted consumer: %v", err)
+	}
+	if err := l.DeleteConsumer(ctx, id); !errors.Is(err, eventlog.ErrConsumerNotFound) {
+		t.Fatalf("deleting a missing consumer: %v", err)
+	}
+}
+
+// jetStream is a JetStream client of the log's server, for doing what an
+// operator would.
+func jetStream(t testing.TB, l *eventlog.Log) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(testNC[l])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Position != 3 || len(s.Topics) != 2 || s.Topics[0] != "a.*" || s.Created.IsZero() {
-		t.Fatalf("new session = %+v, want position 3, topics [a.* b]", s)
-	}
-	if err := l.Checkpoint(ctx, id, 8); err != nil {
-		t.Fatal(err)
-	}
-	if s, _ = l.ResumeSession(ctx, id, 0, true); s.Position != 8 {
-		t.Fatalf("after checkpoint 8: position %d", s.Position)
-	}
-	// Reading the position twice does not move it.
-	if s, _ = l.ResumeSession(ctx, id, 0, true); s.Position != 8 {
-		t.Fatalf("second read: position %d", s.Position)
-	}
-	// A client position wins, forward or back to the start.
-	if s, _ = l.ResumeSession(ctx, id, 5, false); s.Position != 5 {
-		t.Fatalf("resume at 5: position %d", s.Position)
-	}
-	if _, err := l.ResumeSession(ctx, id, 1, false); !errors.Is(err, eventlog.ErrBelowStart) {
-		t.Fatalf("resume below start: %v", err)
-	}
-	if err := l.ReplaceSession(ctx, id, []string{"a.*"}, false, 1, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if s, _ = l.ResumeSession(ctx, id, 0, true); s.Position != 1 || len(s.Topics) != 1 {
-		t.Fatalf("after replace: %+v", s)
-	}
-	if err := l.Checkpoint(ctx, "ffffffffffffffffffffffffffffffff", 1); !errors.Is(err, eventlog.ErrSessionNotFound) {
-		t.Fatalf("checkpoint of a missing session: %v", err)
-	}
+	return js
 }
 
 // TestInactiveThreshold: JetStream removes a detached session's consumer
@@ -181,15 +193,15 @@ func TestInactiveThreshold(t *testing.T) {
 	publishN(t, l, "a", 5)
 	id := "0000000000000000000000000000000b"
 	start := time.Now()
-	if err := l.StoreDetached(ctx, id, eventlog.Record{Position: 2, Created: start, Topics: []string{"a"}}, false); err != nil {
+	if err := l.StoreConsumer(ctx, id, eventlog.Record{Position: 2, Created: start, Topics: []string{"a"}}, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.ResumeSession(ctx, id, 0, true); err != nil {
+	if _, err := l.Consumer(ctx, id); err != nil {
 		t.Fatalf("consumer missing right after creation: %v", err)
 	}
 	for {
-		_, err := l.ResumeSession(ctx, id, 0, true)
-		if errors.Is(err, eventlog.ErrSessionNotFound) {
+		_, err := l.Consumer(ctx, id)
+		if errors.Is(err, eventlog.ErrConsumerNotFound) {
 			break
 		}
 		if time.Since(start) > 4*ttl {
@@ -255,10 +267,10 @@ func TestClaimsWatch(t *testing.T) {
 	defer cancel()
 	ready := make(chan struct{})
 	seen := make(chan eventlog.ClaimEvent, 10)
-	go func() { _ = l.WatchClaims(ctx, ready, func(e eventlog.ClaimEvent) { seen <- e }) }()
+	go func() { _ = l.WatchClaims(ctx, func() { close(ready) }, func(e eventlog.ClaimEvent) { seen <- e }) }()
 	<-ready
-	r1, _ := l.Claim(ctx, "s1", eventlog.Record{Owner: "a/1"})
-	r2, _ := l.Claim(ctx, "s1", eventlog.Record{Owner: "b/1"})
+	r1, _ := l.Claim(ctx, "s1", eventlog.Record{Claim: "a/1"})
+	r2, _ := l.Claim(ctx, "s1", eventlog.Record{Claim: "b/1"})
 	if r2 <= r1 {
 		t.Fatalf("revisions %d then %d", r1, r2)
 	}
@@ -273,7 +285,7 @@ func TestClaimsWatch(t *testing.T) {
 				t.Fatalf("revision %d after %d", got.Revision, last)
 			}
 			last = got.Revision
-			if got == (eventlog.ClaimEvent{SessionID: "s1", Owner: "b/1", Revision: r2}) {
+			if got.SessionID == "s1" && got.Claim == "b/1" && got.Revision == r2 {
 				return
 			}
 		case <-time.After(5 * time.Second):
@@ -283,3 +295,66 @@ func TestClaimsWatch(t *testing.T) {
 }
 
 var testenvNATS = testenv.NATS
+
+// TestFirstStored: the first event the stream holds, read with a direct
+// get, through deletions, purges and an empty stream.
+func TestFirstStored(t *testing.T) {
+	l := open(t, eventlog.Config{})
+	ctx := context.Background()
+	check := func(what string, want uint64) {
+		t.Helper()
+		got, err := l.FirstStored(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got.Seq != want || got.Time.IsZero() != (want == 0) {
+			t.Fatalf("%s: first %+v, want %d", what, got, want)
+		}
+	}
+	check("new stream", 0)
+	for range 10 {
+		if _, err := l.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := jetStream(t, l).Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := l.FirstStored(ctx); !f.Time.Equal(m.Time) {
+		t.Fatalf("event 1 stored at %v, read %v", m.Time, f.Time)
+	}
+	check("all there", 1)
+	if err := st.DeleteMsg(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	check("the first one deleted", 2)
+	if err := st.Purge(ctx, jetstream.WithPurgeSequence(9)); err != nil {
+		t.Fatal(err)
+	}
+	check("evicted below 9", 9)
+	if err := st.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("purged", 0)
+	// Concurrent callers share reads, and each gets one made after it asked.
+	done := make(chan error, 50)
+	for range 50 {
+		go func() {
+			f, err := l.FirstStored(ctx)
+			if err == nil && f.Seq != 0 {
+				err = fmt.Errorf("first %d after the purge", f.Seq)
+			}
+			done <- err
+		}()
+	}
+	for range 50 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -33,6 +33,10 @@ type directBatchRequest struct {
 // stream), using one batched direct get (stateless: no consumer involved).
 // maxBytes bounds the batch's payload (0: 4 MiB).
 //
+// It is written here rather than with orbit.go's jetstreamext.GetBatch,
+// which does the same request: GetBatch replayed half as many events a
+// second (docs/architecture.md, "Replay").
+//
 // more is false when no further matching event existed when the server
 // answered, so a caller that got more == false has read everything up to
 // the stream's end at that moment.

@@ -2,192 +2,148 @@ package eventlog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Consumer metadata keys on session consumers. Never the token.
-const (
-	MetaTopics  = "jetsse.topics"
-	MetaCreated = "jetsse.created"
-)
+// ClaimEnded is the claim of a session an operator ended: its record is a
+// tombstone until it expires, and its token resumes nothing.
+const ClaimEnded = "!"
 
-// ConsumerPrefix starts the name of every session consumer.
-const ConsumerPrefix = "sse-"
+// LifecycleConsumer is the durable consumer on the session bucket's stream
+// through which the edge nodes, sharing it, notice expired sessions.
+const LifecycleConsumer = "jetsse_lifecycle"
 
-// ConsumerName returns the durable consumer name of a session.
-func ConsumerName(sessionID string) string { return ConsumerPrefix + sessionID }
+// markerTTL is how long the session bucket keeps the marker JetStream
+// leaves where a record expired. An expiry is announced if an edge node
+// reads the marker within that time.
+const markerTTL = 15 * time.Minute
 
-// Session is the stored state of a session.
-type Session struct {
+// SessionEntry is a session record as stored: the record, its revision,
+// and when it was written.
+type SessionEntry struct {
 	ID       string
-	Topics   []string  // as stored in the consumer's metadata
-	Created  time.Time // from the consumer's metadata
-	Position uint64    // last delivered event ID (the consumer's ack floor)
+	Record   Record
+	Revision uint64
+	Updated  time.Time
 }
 
-// CreateSession stores a new session positioned after event ID position:
-// a durable consumer starting at position+1 with the session's topics as
-// filter subjects (or the whole stream when the topics overlap, which
-// JetStream refuses on one consumer; replay filters on the edge anyway).
-func (l *Log) CreateSession(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error {
-	cfg := l.consumerConfig(id, topics, overlapping, position, created)
-	err := l.api(ctx, func() error {
-		_, err := l.js.CreateConsumer(ctx, l.cfg.Stream, cfg)
-		return err
-	})
+// Session returns one session's entry, or ErrSessionNotFound.
+func (l *Log) Session(ctx context.Context, id string) (SessionEntry, error) {
+	e, err := l.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return SessionEntry{}, ErrSessionNotFound
+	}
 	if err != nil {
-		return fmt.Errorf("eventlog: create session consumer: %w", err)
+		return SessionEntry{}, fmt.Errorf("%w: read session: %v", ErrUnavailable, err)
 	}
-	return nil
-}
-
-func (l *Log) consumerConfig(id string, topics []string, overlapping bool, position uint64, created time.Time) jetstream.ConsumerConfig {
-	tj, _ := json.Marshal(topics)
-	cfg := jetstream.ConsumerConfig{
-		Durable:           ConsumerName(id),
-		Description:       "jetsse session",
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       position + 1,
-		AckPolicy:         jetstream.AckAllPolicy,
-		InactiveThreshold: l.cfg.SessionTTL,
-		MemoryStorage:     l.cfg.SessionMemory,
-		Metadata: map[string]string{
-			MetaTopics:  string(tj),
-			MetaCreated: created.UTC().Format(time.RFC3339Nano),
-		},
-	}
-	cfg.FilterSubjects = l.filterSubjects(topics, overlapping)
-	return cfg
-}
-
-func (l *Log) filterSubjects(topics []string, overlapping bool) []string {
-	if overlapping {
-		return []string{l.cfg.Prefix + ".>"}
-	}
-	subjects := make([]string, len(topics))
-	for i, t := range topics {
-		subjects[i] = l.Subject(t)
-	}
-	return subjects
-}
-
-// ResumeSession positions an existing session's consumer after event ID
-// position (position+1 is the next event) and returns its stored state.
-// With atFloor set, position is ignored and the consumer is reset to its
-// own ack floor: the way to read the stored position. This goes to the
-// consumer itself, not the serialized JetStream API.
-//
-// It returns ErrSessionNotFound when the consumer does not exist and
-// ErrBelowStart when position is below the consumer's start sequence.
-func (l *Log) ResumeSession(ctx context.Context, id string, position uint64, atFloor bool) (Session, error) {
-	seq := position + 1
-	if atFloor {
-		seq = 0
-	}
-	info, err := l.reset(ctx, id, seq)
+	r, err := decodeRecord(e.Value())
 	if err != nil {
-		return Session{}, err
+		return SessionEntry{}, ErrSessionNotFound
 	}
-	return sessionFromInfo(id, info), nil
+	return SessionEntry{ID: id, Record: r, Revision: e.Revision(), Updated: e.Created()}, nil
 }
 
-// resetWait bounds the first attempt of a reset. A reset is answered by the
-// consumer itself; when the consumer does not exist nobody answers (the
-// JetStream API drops the request), so a silent reset is settled by asking
-// the API whether the consumer exists.
-const resetWait = 500 * time.Millisecond
-
-func (l *Log) reset(ctx context.Context, id string, seq uint64) (*jetstream.ConsumerInfo, error) {
-	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, resetWait<<attempt)
-		resp, err := l.js.ResetConsumerToSequence(actx, l.cfg.Stream, ConsumerName(id), seq)
-		cancel()
-		switch {
-		case err == nil:
-			return resp.ConsumerInfo, nil
-		case errors.Is(err, jetstream.ErrConsumerInvalidReset):
-			return nil, ErrBelowStart
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("%w: reset session consumer: %v", ErrUnavailable, ctx.Err())
-		case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-			if _, err := l.StoredSession(ctx, id); err != nil {
-				return nil, err
+// Sessions returns every session record (ended ones included), ordered by
+// session ID. It reads the whole bucket with one ordered consumer.
+func (l *Log) Sessions(ctx context.Context) ([]SessionEntry, error) {
+	w, err := l.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("%w: list sessions: %v", ErrUnavailable, err)
+	}
+	defer w.Stop()
+	var out []SessionEntry
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("%w: list sessions: the watch ended", ErrUnavailable)
 			}
-			if attempt >= 3 {
-				return nil, fmt.Errorf("%w: reset session consumer: no answer", ErrUnavailable)
+			if e == nil { // every stored record has been read
+				slices.SortFunc(out, func(a, b SessionEntry) int { return strings.Compare(a.ID, b.ID) })
+				return out, nil
 			}
-			// It exists and was slow (busy, or between leaders): try again.
-		default:
-			return nil, fmt.Errorf("%w: reset session consumer: %v", ErrUnavailable, err)
+			if r, err := decodeRecord(e.Value()); err == nil {
+				out = append(out, SessionEntry{ID: e.Key(), Record: r, Revision: e.Revision(), Updated: e.Created()})
+			}
 		}
 	}
 }
 
-// StoredSession returns a detached session's state from its consumer (one
-// CONSUMER.INFO request), or ErrSessionNotFound.
-func (l *Log) StoredSession(ctx context.Context, id string) (Session, error) {
-	var info *jetstream.ConsumerInfo
+// EndSession ends a session: its record becomes a tombstone (ClaimEnded)
+// that every node's claims watch sees (the node holding its connection
+// ends it) and that expires like any record, and its consumer is deleted.
+// It returns the record as it was, or ErrSessionNotFound.
+func (l *Log) EndSession(ctx context.Context, id string) (Record, error) {
+	e, err := l.Session(ctx, id)
+	if err != nil {
+		return Record{}, err
+	}
+	if e.Record.Claim == ClaimEnded {
+		return Record{}, ErrSessionNotFound
+	}
+	tomb := e.Record
+	tomb.Claim = ClaimEnded
+	if _, err := l.kv.Put(ctx, id, tomb.encode()); err != nil {
+		return Record{}, fmt.Errorf("%w: end session: %v", ErrUnavailable, err)
+	}
+	if err := l.DeleteConsumer(ctx, id); err != nil && !errors.Is(err, ErrConsumerNotFound) {
+		return e.Record, err
+	}
+	return e.Record, nil
+}
+
+// WatchExpiries calls fn with the ID of every session whose record expired
+// (reached the bucket's max age, --session-ttl after its last write),
+// until ctx ends. The edge nodes share one durable consumer
+// (LifecycleConsumer) on the bucket's stream, so each expiry reaches one
+// node, also one that was not running when it happened (if it starts
+// within 15 minutes: the marker JetStream leaves is kept that long).
+func (l *Log) WatchExpiries(ctx context.Context, fn func(id string)) error {
+	stream := "KV_" + l.cfg.SessionBucket
+	prefix := "$KV." + l.cfg.SessionBucket + "."
+	var cons jetstream.Consumer
 	err := l.api(ctx, func() error {
-		c, err := l.js.Consumer(ctx, l.cfg.Stream, ConsumerName(id))
+		var err error
+		cons, err = l.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+			Durable:       LifecycleConsumer,
+			Description:   "jetsse edge nodes: expired sessions (the bucket's max-age markers)",
+			FilterSubject: prefix + ">",
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxAckPending: 10_000,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(500))
+	if err != nil {
+		return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		m, err := it.Next()
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%w: expiry consumer: %v", ErrUnavailable, err)
 		}
-		info = c.CachedInfo()
-		return nil
-	})
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return Session{}, ErrSessionNotFound
-	}
-	if err != nil {
-		return Session{}, fmt.Errorf("%w: session consumer info: %v", ErrUnavailable, err)
-	}
-	return sessionFromInfo(id, info), nil
-}
-
-func sessionFromInfo(id string, info *jetstream.ConsumerInfo) Session {
-	s := Session{ID: id, Position: info.AckFloor.Stream}
-	if info.Config.Metadata != nil {
-		_ = json.Unmarshal([]byte(info.Config.Metadata[MetaTopics]), &s.Topics)
-		s.Created, _ = time.Parse(time.RFC3339Nano, info.Config.Metadata[MetaCreated])
-	}
-	return s
-}
-
-// ReplaceSession deletes and recreates a session's consumer: for moving a
-// session below its start sequence, or changing what cannot be updated.
-func (l *Log) ReplaceSession(ctx context.Context, id string, topics []string, overlapping bool, position uint64, created time.Time) error {
-	err := l.api(ctx, func() error {
-		err := l.js.DeleteConsumer(ctx, l.cfg.Stream, ConsumerName(id))
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil
+		if m.Headers().Get(jetstream.MarkerReasonHeader) == "MaxAge" {
+			fn(strings.TrimPrefix(m.Subject(), prefix))
 		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("eventlog: delete session consumer: %w", err)
+		_ = m.Ack()
 	}
-	return l.CreateSession(ctx, id, topics, overlapping, position, created)
-}
-
-// Checkpoint records position as the session's last delivered event ID (the
-// consumer's ack floor). It returns ErrSessionNotFound if the consumer is
-// gone.
-func (l *Log) Checkpoint(ctx context.Context, id string, position uint64) error {
-	_, err := l.reset(ctx, id, position+1)
-	return err
-}
-
-// DeleteSession removes a session's consumer.
-func (l *Log) DeleteSession(ctx context.Context, id string) error {
-	err := l.api(ctx, func() error { return l.js.DeleteConsumer(ctx, l.cfg.Stream, ConsumerName(id)) })
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return ErrSessionNotFound
-	}
-	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsse/jetsse/internal/testenv"
+	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/sse"
 	"github.com/jetsse/jetsse/pkg/topic"
@@ -21,33 +22,47 @@ type rig struct {
 	hub *fanout.Hub
 }
 
-// newRig starts a real JetStream stream "EVENTS" on "events.>" with the
-// given events already published, and a hub reading it.
-func newRig(t *testing.T, cfg fanout.Config, pre int) *rig {
+// trust reads the stream with STREAM.INFO, as the edge does before it
+// subscribes on its slow path, and lets the hub observe it.
+func (r *rig) trust(t *testing.T) fanout.Trust {
 	t.Helper()
-	_, nc := testenv.NATS(t)
-	js, _ := jetstream.New(nc)
-	ctx := context.Background()
-	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}})
+	epoch := r.hub.Epoch()
+	v := r.view(t)
+	r.hub.Observe(v, epoch)
+	return v.Trust()
+}
+
+// view reads the stream as the edge does before it subscribes.
+func (r *rig) view(t *testing.T) fanout.View {
+	t.Helper()
+	st, err := r.js.Stream(context.Background(), "EVENTS")
 	if err != nil {
 		t.Fatal(err)
 	}
+	info := st.CachedInfo()
+	return fanout.View{First: info.State.FirstSeq, Last: info.State.LastSeq, Contiguous: info.State.NumDeleted == 0, Created: info.Created}
+}
+
+// newRig starts a real JetStream stream "EVENTS" on "events.>" (through
+// pkg/eventlog, as the edge does) with the given events already published,
+// and a hub reading it.
+func newRig(t *testing.T, cfg fanout.Config, pre int) *rig {
+	t.Helper()
+	_, nc := testenv.NATS(t)
+	ctx := context.Background()
+	log, err := eventlog.Open(ctx, nc, eventlog.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
 	r := &rig{js: js}
 	for i := range pre {
 		r.publish(t, fmt.Sprintf("pre.%d", i%2))
 	}
-	cfg.Stream, cfg.Prefix = "EVENTS", "events"
-	cfg.StreamInfo = func(ctx context.Context) (uint64, uint64, error) {
-		info, err := st.Info(ctx)
-		if err != nil {
-			return 0, 0, err
-		}
-		return info.State.FirstSeq, info.State.LastSeq, nil
-	}
-	r.hub = fanout.New(js, cfg)
+	r.hub = fanout.New(cfg)
 	hctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- r.hub.Run(hctx) }()
+	go func() { done <- r.hub.Run(hctx, log.LiveSource()) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -120,14 +135,18 @@ func TestWarmRingAndBacklog(t *testing.T) {
 	if got := r.hub.CoverStart(); got != 13 {
 		t.Fatalf("cover start %d, want 13 (the last 8 of 20)", got)
 	}
-	if r.hub.Covers(11) || !r.hub.Covers(12) || !r.hub.Covers(20) {
-		t.Fatalf("coverage wrong around 12..20")
-	}
 	// Not covered: nothing registered.
-	if s, _, ok, err := r.hub.Subscribe(set(t, ">"), 5, fanout.SubConfig{}); ok || s != nil || err != nil {
-		t.Fatalf("position 5 should not be covered")
+	for _, pos := range []uint64{5, 11} {
+		if s, _, ok, err := r.hub.Subscribe(set(t, ">"), pos, fanout.SubConfig{}, r.trust(t)); ok || s != nil || err != nil {
+			t.Fatalf("position %d should not be covered", pos)
+		}
 	}
-	s, backlog, ok, err := r.hub.Subscribe(set(t, "pre.1"), 14, fanout.SubConfig{})
+	if s, backlog, ok, _ := r.hub.Subscribe(set(t, ">"), 12, fanout.SubConfig{}, r.trust(t)); !ok || len(backlog) != 8 {
+		t.Fatalf("position 12: ok=%v, %d events from the ring", ok, len(backlog))
+	} else {
+		s.Close()
+	}
+	s, backlog, ok, err := r.hub.Subscribe(set(t, "pre.1"), 14, fanout.SubConfig{}, r.trust(t))
 	if err != nil || !ok {
 		t.Fatalf("subscribe at 14: ok=%v err=%v", ok, err)
 	}
@@ -150,7 +169,7 @@ func TestWarmRingAndBacklog(t *testing.T) {
 
 func TestOverlappingTopicsDeliverOnce(t *testing.T) {
 	r := newRig(t, fanout.Config{}, 0)
-	s, _, ok, _ := r.hub.Subscribe(set(t, "a.*", "*.b"), 0, fanout.SubConfig{})
+	s, _, ok, _ := r.hub.Subscribe(set(t, "a.*", "*.b"), 0, fanout.SubConfig{}, r.trust(t))
 	if !ok {
 		t.Fatal("not subscribed")
 	}
@@ -165,8 +184,8 @@ func TestOverlappingTopicsDeliverOnce(t *testing.T) {
 
 func TestSlowSubscriberOverflows(t *testing.T) {
 	r := newRig(t, fanout.Config{}, 0)
-	slow, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 5})
-	fast, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 100})
+	slow, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 5}, r.trust(t))
+	fast, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 100}, r.trust(t))
 	defer slow.Close()
 	defer fast.Close()
 	for range 10 {
@@ -228,7 +247,7 @@ func TestStreamRecreatedEndsSubscribers(t *testing.T) {
 		r.publish(t, "t")
 	}
 	r.waitLast(t, 5)
-	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{})
+	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{}, r.trust(t))
 	defer s.Close()
 	// A lower sequence than the hub's last means the stream went back.
 	r.hub.Dispatch(fanout.NewEvent(2, "t", "", []byte("x"), time.Now()))
@@ -241,6 +260,149 @@ func TestStreamRecreatedEndsSubscribers(t *testing.T) {
 		t.Fatalf("err %v", s.Err())
 	}
 	_ = strconv.Itoa
+}
+
+// TestRingServesOnlyWhatTheStreamHolds: events purged, evicted by a lowered
+// limit, or deleted from the middle of the stream are never served from
+// the ring, and leave it.
+func TestRingServesOnlyWhatTheStreamHolds(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, fanout.Config{}, 20)
+	r.waitLast(t, 20)
+	st, err := r.js.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A message deleted from the middle: the ring cannot tell which of its
+	// events are gone, so it serves none and lets them go.
+	if err := st.DeleteMsg(ctx, 15); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, ok, _ := r.hub.Subscribe(set(t, ">"), 10, fanout.SubConfig{}, r.trust(t)); ok || s != nil {
+		t.Fatal("served from the ring across a deleted message")
+	}
+	if got, want := r.hub.CoverStart(), uint64(21); got != want {
+		t.Fatalf("cover start %d after a deletion, want %d (ring emptied)", got, want)
+	}
+	// Live events refill it; once the hole is below the stream's first
+	// sequence, the ring serves again.
+	for range 3 {
+		r.publish(t, "t")
+	}
+	r.waitLast(t, 23)
+	if err := st.Purge(ctx, jetstream.WithPurgeSequence(21)); err != nil {
+		t.Fatal(err)
+	}
+	v := r.view(t)
+	if v.First != 21 || !v.Contiguous {
+		t.Fatalf("view %+v after purging below 21", v)
+	}
+	r.hub.Observe(v, r.hub.Epoch())
+	s, backlog, ok, err := r.hub.Subscribe(set(t, ">"), 20, fanout.SubConfig{}, v.Trust())
+	if !ok || err != nil || fmt.Sprint(seqs(backlog)) != "[21 22 23]" {
+		t.Fatalf("after the hole left: ok=%v err=%v backlog %v", ok, err, seqs(backlog))
+	}
+	s.Close()
+
+	// A full purge: nothing before it is served, the ring empties.
+	if err := st.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, ok, _ := r.hub.Subscribe(set(t, ">"), 21, fanout.SubConfig{}, r.trust(t)); ok || s != nil {
+		t.Fatal("served purged events from the ring")
+	}
+	if got := r.hub.CoverStart(); got != 24 {
+		t.Fatalf("cover start %d after a purge, want 24", got)
+	}
+	// At the end, a subscriber waits for live events.
+	s, backlog, ok, _ = r.hub.Subscribe(set(t, ">"), 23, fanout.SubConfig{}, r.trust(t))
+	if !ok || len(backlog) != 0 {
+		t.Fatalf("subscribe at the end: ok=%v backlog %v", ok, seqs(backlog))
+	}
+	defer s.Close()
+	seq := r.publish(t, "t")
+	if got := take(t, s, 1); got[0].Seq != seq {
+		t.Fatalf("live %v, want %d", seqs(got), seq)
+	}
+}
+
+// TestSkippedEventsQueueAGap: when the live read skips sequences (events
+// left the stream before the hub read them), each subscriber is told by a
+// gap marker before the next event; one already past the hole is not.
+func TestSkippedEventsQueueAGap(t *testing.T) {
+	r := newRig(t, fanout.Config{}, 0)
+	for range 2 {
+		r.publish(t, "t")
+	}
+	r.waitLast(t, 2)
+	s, _, ok, _ := r.hub.Subscribe(set(t, "t"), 2, fanout.SubConfig{}, r.trust(t))
+	ahead, _, ok2, _ := r.hub.Subscribe(set(t, "t"), 9, fanout.SubConfig{}, r.trust(t))
+	if !ok || !ok2 {
+		t.Fatal("not subscribed")
+	}
+	defer s.Close()
+	defer ahead.Close()
+	r.hub.Dispatch(fanout.NewEvent(6, "t", "", []byte("x"), time.Now()))
+	got := take(t, s, 2)
+	if g := got[0].Gap; g == nil || g.After != 2 || g.First != 6 || got[1].Seq != 6 {
+		t.Fatalf("got %+v then %d, want a gap after 2 before 6, then 6", got[0].Gap, got[1].Seq)
+	}
+	if evs := ahead.Take(nil); len(evs) != 0 {
+		t.Fatalf("a subscriber past the hole got %v", seqs(evs))
+	}
+	if got := r.hub.CoverStart(); got != 6 {
+		t.Fatalf("cover start %d, want 6: the ring holds nothing from before the hole", got)
+	}
+}
+
+// TestRecreatedStreamRestartsTheHub: a view of a stream made after the one
+// the hub reads ends every subscriber with ErrReset, and the hub starts
+// over on the new stream.
+func TestRecreatedStreamRestartsTheHub(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, fanout.Config{}, 5)
+	r.waitLast(t, 5)
+	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 5, fanout.SubConfig{}, r.trust(t))
+	defer s.Close()
+	old := r.view(t)
+	if err := r.js.DeleteStream(ctx, "EVENTS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.js.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.hub.Observe(old, r.hub.Epoch()) // a stale view changes nothing
+	select {
+	case <-s.Done():
+		t.Fatal("a view of the old stream ended a subscriber")
+	default:
+	}
+	r.hub.Observe(r.view(t), r.hub.Epoch())
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscriber not ended on a new stream")
+	}
+	if !errors.Is(s.Err(), fanout.ErrReset) {
+		t.Fatalf("err %v", s.Err())
+	}
+	var s2 *fanout.Sub
+	deadline := time.Now().Add(10 * time.Second)
+	for s2 == nil {
+		if sub, _, ok, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{}, r.trust(t)); ok {
+			s2 = sub
+		} else if time.Now().After(deadline) {
+			t.Fatal("the hub did not start over on the new stream")
+		} else {
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+	}
+	defer s2.Close()
+	seq := r.publish(t, "t")
+	if got := take(t, s2, 1); seq != 1 || got[0].Seq != 1 {
+		t.Fatalf("first event of the new stream: published %d, got %v", seq, seqs(got))
+	}
 }
 
 func BenchmarkDispatch1000(b *testing.B) {
@@ -256,13 +418,11 @@ func BenchmarkDispatch10000(b *testing.B) {
 // (the sockets are not part of it). ns/op divided by n is the cost per
 // delivery.
 func benchDispatch(b *testing.B, n int) {
-	_, nc := testenv.NATS(b)
-	js, _ := jetstream.New(nc)
-	hub := fanout.New(js, fanout.Config{CacheEvents: 1024})
+	hub := fanout.New(fanout.Config{CacheEvents: 1024})
 	ts, _ := topic.NewSet([]string{"t"}, topic.Limits{})
 	subs := make([]*fanout.Sub, n)
 	for i := range subs {
-		s, _, ok, err := hub.Subscribe(ts, 0, fanout.SubConfig{MaxEvents: 1 << 30, MaxBytes: 1 << 30})
+		s, _, ok, err := hub.Subscribe(ts, 0, fanout.SubConfig{MaxEvents: 1 << 30, MaxBytes: 1 << 30}, fanout.Trust{})
 		if !ok || err != nil {
 			b.Fatal(ok, err)
 		}
@@ -282,4 +442,44 @@ func benchDispatch(b *testing.B, n int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+}
+
+// TestTrustFromFirstEvent: a caller that verified only where the stream
+// starts (a direct get, not STREAM.INFO) gets the ring's events only while
+// the hub knows the stream has no hole in its middle: a Suspect withdraws
+// that until a state read after it confirms it again.
+func TestTrustFromFirstEvent(t *testing.T) {
+	r := newRig(t, fanout.Config{}, 10)
+	r.waitLast(t, 10)
+	first := fanout.Trust{First: 1}
+	served := func(tr fanout.Trust) bool {
+		s, backlog, ok, _ := r.hub.Subscribe(set(t, ">"), 4, fanout.SubConfig{}, tr)
+		if ok {
+			s.Close()
+			if fmt.Sprint(seqs(backlog)) != "[5 6 7 8 9 10]" {
+				t.Fatalf("backlog %v", seqs(backlog))
+			}
+		}
+		return ok
+	}
+	if !served(first) {
+		t.Fatal("a stream known contiguous did not serve from the ring")
+	}
+	if served(fanout.Trust{First: 6}) {
+		t.Fatal("served events below the stream's first")
+	}
+	epoch := r.hub.Epoch()
+	v := r.view(t) // read before the signal below
+	r.hub.Suspect()
+	if served(first) {
+		t.Fatal("served while a hole may have been made")
+	}
+	r.hub.Observe(v, epoch)
+	if served(first) {
+		t.Fatal("a state read before the signal restored the trust")
+	}
+	r.trust(t)
+	if !served(first) {
+		t.Fatal("a state read after the signal did not restore the trust")
+	}
 }

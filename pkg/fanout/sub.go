@@ -47,18 +47,52 @@ func (s *Sub) enqueue(ev *Event) {
 		s.mu.Unlock()
 		return
 	}
+	if !s.pushLocked(ev) {
+		return
+	}
+	s.lastEnq = ev.Seq
+	s.mu.Unlock()
+	s.wake()
+}
+
+// skipped queues a gap marker: the events after after and before first
+// left the stream before the hub read them. A subscriber already past them
+// is not told.
+func (s *Sub) skipped(after, first uint64) {
+	s.mu.Lock()
+	if s.err != nil || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	after = max(after, s.pos, s.lastEnq)
+	if after+1 >= first {
+		s.mu.Unlock()
+		return
+	}
+	if !s.pushLocked(&Event{Gap: &Gap{After: after, First: first}}) {
+		return
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+// pushLocked appends ev to the queue, or ends the subscription with
+// ErrOverflow (unlocking s.mu and reporting false) when the queue is full.
+func (s *Sub) pushLocked(ev *Event) bool {
 	if len(s.q) >= s.maxEvents || s.qBytes+len(ev.Frame) > s.maxBytes {
 		s.q, s.qBytes = nil, 0
 		s.err = ErrOverflow
 		s.mu.Unlock()
 		close(s.done)
 		s.callNotify()
-		return
+		return false
 	}
 	s.q = append(s.q, ev)
 	s.qBytes += len(ev.Frame)
-	s.lastEnq = ev.Seq
-	s.mu.Unlock()
+	return true
+}
+
+func (s *Sub) wake() {
 	select {
 	case s.notify <- struct{}{}:
 	default:
@@ -81,8 +115,9 @@ func (s *Sub) Err() error {
 }
 
 // Take appends the queued events with sequences above the last one taken
-// (or the position given to Subscribe) to dst and returns it. The returned
-// events are shared; do not modify them.
+// (or the position given to Subscribe) to dst and returns it, with any gap
+// marker (see Event) in its place. The returned events are shared; do not
+// modify them.
 func (s *Sub) Take(dst []*Event) []*Event {
 	s.mu.Lock()
 	dst = s.takeLocked(dst)
@@ -92,7 +127,13 @@ func (s *Sub) Take(dst []*Event) []*Event {
 
 func (s *Sub) takeLocked(dst []*Event) []*Event {
 	for _, ev := range s.q {
-		if ev.Seq > s.pos {
+		switch {
+		case ev.Gap != nil:
+			if ev.Gap.First > s.pos+1 {
+				dst = append(dst, ev)
+				s.pos = ev.Gap.First - 1
+			}
+		case ev.Seq > s.pos:
 			dst = append(dst, ev)
 			s.pos = ev.Seq
 		}

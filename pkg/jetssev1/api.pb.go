@@ -6,7 +6,7 @@
 
 // The messages jetsse's HTTP API carries, as JSON (proto field names). The
 // Go types generated from this file, in pkg/jetssev1, are what the edge
-// encodes and decodes; DESIGN.md sections 3 and 4 are the contract.
+// encodes and decodes; docs/protocol.md sections 2 and 3 are the contract.
 
 package jetssev1
 

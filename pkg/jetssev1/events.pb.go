@@ -196,6 +196,110 @@ func (x *TakeoverEvent) GetSession() string {
 	return ""
 }
 
+// ReauthEvent is the data of "event: reauth": the token the connection was
+// opened with expired, and the stream ends. The client comes back with a
+// fresh token (docs/protocol.md, Authorization).
+type ReauthEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reason says why, for logs ("token expired").
+	Reason        string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReauthEvent) Reset() {
+	*x = ReauthEvent{}
+	mi := &file_jetsse_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReauthEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReauthEvent) ProtoMessage() {}
+
+func (x *ReauthEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_jetsse_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReauthEvent.ProtoReflect.Descriptor instead.
+func (*ReauthEvent) Descriptor() ([]byte, []int) {
+	return file_jetsse_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ReauthEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// EndEvent (event "end") ends a connection whose session an operator ended
+// (DELETE /v1/sessions/{id}). The client should not reconnect with the
+// session: the edge answers that session's token with 204 No Content.
+type EndEvent struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session string                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// reason says why, for logs.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndEvent) Reset() {
+	*x = EndEvent{}
+	mi := &file_jetsse_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndEvent) ProtoMessage() {}
+
+func (x *EndEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_jetsse_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndEvent.ProtoReflect.Descriptor instead.
+func (*EndEvent) Descriptor() ([]byte, []int) {
+	return file_jetsse_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *EndEvent) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *EndEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_jetsse_v1_events_proto protoreflect.FileDescriptor
 
 const file_jetsse_v1_events_proto_rawDesc = "" +
@@ -209,7 +313,12 @@ const file_jetsse_v1_events_proto_rawDesc = "" +
 	"\rlast_event_id\x18\x01 \x01(\tR\vlastEventId\x12'\n" +
 	"\x0ffirst_available\x18\x02 \x01(\tR\x0efirstAvailable\")\n" +
 	"\rTakeoverEvent\x12\x18\n" +
-	"\asession\x18\x01 \x01(\tR\asessionB0Z.github.com/jetsse/jetsse/pkg/jetssev1;jetssev1b\x06proto3"
+	"\asession\x18\x01 \x01(\tR\asession\"%\n" +
+	"\vReauthEvent\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"<\n" +
+	"\bEndEvent\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reasonB0Z.github.com/jetsse/jetsse/pkg/jetssev1;jetssev1b\x06proto3"
 
 var (
 	file_jetsse_v1_events_proto_rawDescOnce sync.Once
@@ -223,11 +332,13 @@ func file_jetsse_v1_events_proto_rawDescGZIP() []byte {
 	return file_jetsse_v1_events_proto_rawDescData
 }
 
-var file_jetsse_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_jetsse_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_jetsse_v1_events_proto_goTypes = []any{
 	(*SessionEvent)(nil),  // 0: jetsse.v1.SessionEvent
 	(*GapEvent)(nil),      // 1: jetsse.v1.GapEvent
 	(*TakeoverEvent)(nil), // 2: jetsse.v1.TakeoverEvent
+	(*ReauthEvent)(nil),   // 3: jetsse.v1.ReauthEvent
+	(*EndEvent)(nil),      // 4: jetsse.v1.EndEvent
 }
 var file_jetsse_v1_events_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -248,7 +359,7 @@ func file_jetsse_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jetsse_v1_events_proto_rawDesc), len(file_jetsse_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,7 +1,6 @@
 // Package natsembed runs a nats-server with JetStream inside the jetsse
-// process: options in, a ready *server.Server out, and an oklog/run actor
-// that shuts it down. It creates no streams and holds no application
-// configuration.
+// process: options in, a ready *server.Server out; the caller shuts it
+// down. It creates no streams and holds no application configuration.
 package natsembed
 
 import (
@@ -12,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -35,6 +35,15 @@ type Config struct {
 	// MaxPayload is the largest message accepted (0 keeps 1 MiB).
 	MaxPayload int32
 
+	// Username and Password, when Username is set, are the credentials
+	// every client must present: network clients and in-process ones
+	// alike. Their user is in the server's global account, the one with
+	// JetStream. Both empty: no authentication, which Start allows only
+	// for a client listener that other hosts cannot reach (see
+	// LoopbackOnly).
+	Username string
+	Password string
+
 	// ClusterName, ClusterAddr and Routes form a cluster of embedded
 	// servers (all empty: a single server).
 	ClusterName string
@@ -53,10 +62,22 @@ type Config struct {
 // time.
 var ErrNotReady = errors.New("natsembed: server not ready")
 
+// ErrNoCredentials is returned by Start for a client listener that other
+// hosts may reach without a Username, and for a Username without a
+// Password.
+var ErrNoCredentials = errors.New("natsembed: credentials required")
+
 // Start starts the server and waits until it accepts connections and its
-// JetStream is running. The caller owns the server and must shut it down
-// (see Actor).
+// JetStream is running. The caller owns the server and must shut it down.
+// It refuses (ErrNoCredentials) to open a client listener that other hosts
+// may reach without credentials.
 func Start(ctx context.Context, cfg Config) (*server.Server, error) {
+	if cfg.Username == "" && cfg.Password != "" || cfg.Username != "" && cfg.Password == "" {
+		return nil, fmt.Errorf("%w: Username and Password go together", ErrNoCredentials)
+	}
+	if cfg.Username == "" && !LoopbackOnly(cfg.ClientAddr) {
+		return nil, fmt.Errorf("%w: client address %q is reachable from other hosts", ErrNoCredentials, cfg.ClientAddr)
+	}
 	opts := &server.Options{
 		ServerName:   cfg.ServerName,
 		JetStream:    true,
@@ -66,6 +87,8 @@ func Start(ctx context.Context, cfg Config) (*server.Server, error) {
 		MaxPayload:   cfg.MaxPayload,
 		NoSigs:       true,
 		Debug:        cfg.Debug,
+		Username:     cfg.Username,
+		Password:     cfg.Password,
 	}
 	if cfg.ClientAddr == "" {
 		opts.DontListen = true
@@ -134,31 +157,44 @@ func waitReady(ctx context.Context, ns *server.Server, timeout time.Duration) er
 	}
 }
 
-// ClientURL returns the URL NATS clients use to reach ns, or "" when it has
-// no client listener.
+// ClientURL returns the URL NATS clients on this host use to reach ns, or
+// "" when it has no client listener. A listener on every address (0.0.0.0,
+// "::") is named by its loopback address.
 func ClientURL(ns *server.Server) string {
-	if ns.Addr() == nil {
+	addr, ok := ns.Addr().(*net.TCPAddr)
+	if !ok || addr == nil {
 		return ""
 	}
-	return ns.ClientURL()
+	u, err := url.Parse(ns.ClientURL())
+	if err != nil || !addr.IP.IsUnspecified() {
+		return ns.ClientURL()
+	}
+	host := "127.0.0.1"
+	if strings.Contains(u.Hostname(), ":") { // "::": an IPv6 listener
+		host = "::1"
+	}
+	u.Host = net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	return u.String()
 }
 
-// Actor returns an oklog/run actor pair for ns: execute blocks until the
-// server shuts down; interrupt waits for before (if non-nil) to be closed,
-// so the server outlives the parts that still need it while draining, then
-// shuts the server down.
-func Actor(ns *server.Server, before <-chan struct{}) (execute func() error, interrupt func(error)) {
-	execute = func() error {
-		ns.WaitForShutdown()
-		return nil
+// LoopbackOnly reports whether a client listener on addr (Config's
+// ClientAddr) accepts connections from this host only: no listener at all
+// (""), or a host of 127.0.0.0/8, ::1 or "localhost". Every other address
+// counts as reachable from other hosts: an empty host (":4222"), 0.0.0.0,
+// "::", any other IP or host name, and anything that does not parse.
+func LoopbackOnly(addr string) bool {
+	if addr == "" {
+		return true
 	}
-	interrupt = func(error) {
-		if before != nil {
-			<-before
-		}
-		ns.Shutdown()
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
 	}
-	return execute, interrupt
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func splitHostPort(addr string) (string, int, error) {
@@ -176,11 +212,25 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
+// plaintextWarning is the warning nats-server logs at every start for a
+// password that is not a bcrypt hash. The password is plain on purpose: its
+// owner keeps it in plain anyway (the in-process client presents it), it is
+// random or long, and bcrypt would cost every connection attempt, a refused
+// one on an open port included, some 80 ms of CPU. It is logged at debug
+// level instead.
+const plaintextWarning = "Plaintext passwords detected, use nkeys or bcrypt"
+
 type slogAdapter struct{ l *slog.Logger }
 
 func (a slogAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Warnf(format string, v ...any) {
+	if format == plaintextWarning {
+		a.l.Debug(fmt.Sprintf(format, v...))
+		return
+	}
+	a.l.Warn(fmt.Sprintf(format, v...))
+}
+func (a slogAdapter) Fatalf(format string, v ...any) { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Errorf(format string, v ...any) { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Tracef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }

@@ -77,6 +77,14 @@ var ErrNoKeys = errors.New("session: no keys")
 // ErrShortKey is returned for a key shorter than MinKeyLen.
 var ErrShortKey = fmt.Errorf("session: keys must be at least %d bytes", MinKeyLen)
 
+// ErrWeakKey is wrapped by ParseKeyFile's error for a key that is one byte
+// repeated (all zeros, say): a placeholder, not a secret.
+var ErrWeakKey = errors.New("session: weak key")
+
+// ErrInsecureKeyFile is wrapped by LoadOrCreateKeyFile's error for a key
+// file that group or others may read or write.
+var ErrInsecureKeyFile = errors.New("session: key file accessible by group or others")
+
 // NewKeyring returns a Keyring over keys; keys[0] signs. The keys are copied.
 func NewKeyring(keys ...[]byte) (*Keyring, error) {
 	if len(keys) == 0 {
@@ -149,8 +157,8 @@ func mac(key []byte, id ID) []byte {
 }
 
 // ParseKeyFile parses a key file: one standard-base64 key per line (at least
-// MinKeyLen bytes decoded); blank lines and lines starting with '#' are
-// ignored. The first key signs.
+// MinKeyLen bytes decoded, and not one byte repeated: ErrWeakKey); blank
+// lines and lines starting with '#' are ignored. The first key signs.
 func ParseKeyFile(r io.Reader) (*Keyring, error) {
 	var keys [][]byte
 	sc := bufio.NewScanner(r)
@@ -168,6 +176,9 @@ func ParseKeyFile(r io.Reader) (*Keyring, error) {
 		if len(key) < MinKeyLen {
 			return nil, fmt.Errorf("session: key file line %d: %w", line, ErrShortKey)
 		}
+		if bytes.Count(key, key[:1]) == len(key) {
+			return nil, fmt.Errorf("session: key file line %d: %w: one byte repeated is a placeholder, not a secret (make a key with: jetsse keygen)", line, ErrWeakKey)
+		}
 		keys = append(keys, key)
 	}
 	if err := sc.Err(); err != nil {
@@ -176,9 +187,13 @@ func ParseKeyFile(r io.Reader) (*Keyring, error) {
 	return NewKeyring(keys...)
 }
 
-// LoadOrCreateKeyFile reads the key file at path. If the file does not exist
-// and create is true, it first writes a new file with one random 32-byte key
-// (mode 0600), atomically, so a crash never leaves a partial key file.
+// LoadOrCreateKeyFile reads the key file at path (ParseKeyFile's format).
+// If the file does not exist and create is true, it first writes a new file
+// with one random 32-byte key (mode 0600), atomically, so a crash never
+// leaves a partial key file. A file that group or others may read or write
+// is refused (ErrInsecureKeyFile, naming the file and the chmod that fixes
+// it); only the file's own mode counts (a symbolic link's target's), not
+// its directory's.
 func LoadOrCreateKeyFile(path string, create bool, random io.Reader) (*Keyring, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) && create {
@@ -191,7 +206,21 @@ func LoadOrCreateKeyFile(path string, create bool, random io.Reader) (*Keyring, 
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	defer f.Close()
-	return ParseKeyFile(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("session: key file %s is not a regular file", path)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o; run: chmod 600 %s", ErrInsecureKeyFile, path, perm, path)
+	}
+	k, err := ParseKeyFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, path)
+	}
+	return k, nil
 }
 
 func writeNewKeyFile(path string, random io.Reader) error {

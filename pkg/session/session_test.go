@@ -15,6 +15,13 @@ import (
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, session.MinKeyLen) }
 
+// fileKey is a key a key file accepts (not one byte repeated).
+func fileKey(b byte) []byte {
+	k := key(b)
+	k[0] ^= 0xff
+	return k
+}
+
 func TestSignVerifyRoundTrip(t *testing.T) {
 	ring, err := session.NewKeyring(key(1))
 	if err != nil {
@@ -136,13 +143,13 @@ func TestKeyFile(t *testing.T) {
 		t.Fatalf("missing key file without create: no error")
 	}
 
-	k1, k2 := base64.StdEncoding.EncodeToString(key(7)), base64.StdEncoding.EncodeToString(key(8))
+	k1, k2 := base64.StdEncoding.EncodeToString(fileKey(7)), base64.StdEncoding.EncodeToString(fileKey(8))
 	multi, err := session.ParseKeyFile(strings.NewReader("# comment\n\n" + k1 + "\n  " + k2 + "  \n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	only2, _ := session.NewKeyring(key(8))
-	only1, _ := session.NewKeyring(key(7))
+	only2, _ := session.NewKeyring(fileKey(8))
+	only1, _ := session.NewKeyring(fileKey(7))
 	if _, err := multi.Verify(only2.Sign(id)); err != nil {
 		t.Fatalf("second key does not verify")
 	}
@@ -153,6 +160,62 @@ func TestKeyFile(t *testing.T) {
 		if _, err := session.ParseKeyFile(strings.NewReader(bad)); err == nil {
 			t.Errorf("ParseKeyFile(%q): no error", bad)
 		}
+	}
+}
+
+// TestKeyFileRefusesPlaceholders: a key of one repeated byte (all zeros, a
+// run of "A" in base64) is refused wherever it stands in the file.
+func TestKeyFileRefusesPlaceholders(t *testing.T) {
+	good := base64.StdEncoding.EncodeToString(fileKey(1))
+	for _, weak := range [][]byte{make([]byte, session.MinKeyLen), key(0xff), bytes.Repeat([]byte{'k'}, 64)} {
+		w := base64.StdEncoding.EncodeToString(weak)
+		for _, content := range []string{w + "\n", good + "\n" + w + "\n"} {
+			if _, err := session.ParseKeyFile(strings.NewReader(content)); !errors.Is(err, session.ErrWeakKey) {
+				t.Errorf("ParseKeyFile(%q) err = %v, want ErrWeakKey", content, err)
+			}
+		}
+	}
+}
+
+// TestKeyFileRefusesAReadableFile: a key file group or others may read or
+// write is refused, naming the file and the fix; its directory's mode does
+// not matter, and a symbolic link counts by its target.
+func TestKeyFileRefusesAReadableFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "session.key")
+	content := []byte(base64.StdEncoding.EncodeToString(fileKey(3)) + "\n")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := session.LoadOrCreateKeyFile(path, false, rand.Reader); err != nil {
+		t.Fatalf("a 0600 file in a 0755 directory: %v", err)
+	}
+	link := filepath.Join(dir, "link.key")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := session.LoadOrCreateKeyFile(link, false, rand.Reader); err != nil {
+		t.Fatalf("a link to a 0600 file: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o602} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, link} {
+			_, err := session.LoadOrCreateKeyFile(p, true, rand.Reader)
+			if !errors.Is(err, session.ErrInsecureKeyFile) || !strings.Contains(err.Error(), "chmod 600 "+p) {
+				t.Errorf("mode %04o via %s: err = %v, want ErrInsecureKeyFile saying chmod 600 %s", mode, p, err, p)
+			}
+		}
+	}
+	if err := os.Chmod(path, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := session.LoadOrCreateKeyFile(path, false, rand.Reader); err != nil {
+		t.Fatalf("a 0400 file: %v", err)
 	}
 }
 

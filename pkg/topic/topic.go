@@ -22,6 +22,9 @@ import (
 type Error struct {
 	Topic  string
 	Reason string
+	// Limit names the configured limit the topic broke ("topics": too many
+	// topics, "topic_bytes": too long), or is "" for a malformed topic.
+	Limit string
 }
 
 func (e *Error) Error() string {
@@ -46,7 +49,7 @@ func Validate(t string, wildcards bool, maxLen int) error {
 		return bad("empty")
 	}
 	if maxLen > 0 && len(t) > maxLen {
-		return bad(fmt.Sprintf("longer than %d bytes", maxLen))
+		return &Error{Topic: t, Reason: fmt.Sprintf("longer than %d bytes", maxLen), Limit: "topic_bytes"}
 	}
 	if !utf8.ValidString(t) {
 		return bad("not valid UTF-8")
@@ -97,7 +100,7 @@ func NewSet(topics []string, lim Limits) (*Set, error) {
 		return nil, ErrNoTopic
 	}
 	if lim.MaxTopics > 0 && len(topics) > lim.MaxTopics {
-		return nil, &Error{Topic: topics[0], Reason: fmt.Sprintf("at most %d topics per subscription", lim.MaxTopics)}
+		return nil, &Error{Topic: topics[0], Reason: fmt.Sprintf("at most %d topics per subscription", lim.MaxTopics), Limit: "topics"}
 	}
 	for _, t := range topics {
 		if err := Validate(t, true, lim.MaxLen); err != nil {

@@ -9,17 +9,16 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jetsse/jetsse/internal/defaults"
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/jetsse/jetsse/pkg/session"
-	"github.com/jetsse/jetsse/pkg/sse"
 	"github.com/jetsse/jetsse/pkg/topic"
 )
 
@@ -28,11 +27,18 @@ type Store interface {
 	sessionStore
 	Publish(ctx context.Context, topic, eventType string, data []byte, msgID string) (uint64, error)
 	State(ctx context.Context) (eventlog.StreamState, error)
-	GetSession(ctx context.Context, id string) (eventlog.Record, uint64, error)
-	StoredSession(ctx context.Context, id string) (eventlog.Session, error)
+	FirstStored(ctx context.Context) (eventlog.First, error)
+	Present(ctx context.Context) error
+	Ensure(ctx context.Context) (eventlog.Stores, error)
+	WatchChanges(ctx context.Context, fn func(eventlog.Change)) error
+	Consumer(ctx context.Context, id string) (eventlog.ConsumerState, error)
 	ReadBatch(ctx context.Context, after uint64, filter string, max, maxBytes int) ([]eventlog.Msg, bool, error)
 	Claim(ctx context.Context, id string, r eventlog.Record) (uint64, error)
-	WatchClaims(ctx context.Context, ready chan<- struct{}, fn func(eventlog.ClaimEvent)) error
+	WatchClaims(ctx context.Context, ready func(), fn func(eventlog.ClaimEvent)) error
+	WatchExpiries(ctx context.Context, fn func(id string)) error
+	Session(ctx context.Context, id string) (eventlog.SessionEntry, error)
+	Sessions(ctx context.Context) ([]eventlog.SessionEntry, error)
+	EndSession(ctx context.Context, id string) (eventlog.Record, error)
 	Subject(topic string) string
 	Topic(subject string) string
 }
@@ -41,87 +47,86 @@ var _ Store = (*eventlog.Log)(nil)
 
 // Live is the node's live path (pkg/fanout).
 type Live interface {
-	Subscribe(topics *topic.Set, after uint64, cfg fanout.SubConfig) (*fanout.Sub, []*fanout.Event, bool, error)
-	Covers(position uint64) bool
+	Subscribe(topics *topic.Set, after uint64, cfg fanout.SubConfig, t fanout.Trust) (*fanout.Sub, []*fanout.Event, bool, error)
+	Observe(v fanout.View, epoch uint64)
+	Epoch() uint64
+	Suspect()
+	Last() uint64
 	CoverStart() uint64
 	Ready() <-chan struct{}
+	Running() bool
+	WaitRunning(ctx context.Context) error
 }
 
 var _ Live = (*fanout.Hub)(nil)
 
-// Config wires a Service.
+// Config wires a Service; zero durations and rates take the defaults of
+// internal/defaults.
 type Config struct {
-	Store        Store
-	Live         Live
-	Keys         *session.Keyring
-	PublishToken string
-	// NodeID distinguishes this node's fence claims; unique per process.
+	Store Store
+	Live  Live
+	Keys  *session.Keyring
+	// NodeID names this node in the claims it writes; unique per process.
 	NodeID string
 	Limits Limits
+	// Admission bounds connections and new sessions per node and client.
+	Admission Admission
 	// SessionTTL is how long a detached session survives.
 	SessionTTL time.Duration
 	// CheckpointInterval is how often an attached session's position is
-	// recorded while it changes (default 5s).
+	// recorded while it changes.
 	CheckpointInterval time.Duration
-	// CheckpointRate bounds those writes per second for the whole node
-	// (default 200); with many sessions, each is recorded less often.
+	// CheckpointRate bounds those writes per second for the whole node;
+	// with many sessions, each is recorded less often.
 	CheckpointRate int
-	Metrics        *Metrics
-	Logger         *slog.Logger
-	Random         io.Reader        // default crypto/rand.Reader
-	Now            func() time.Time // default time.Now
+	// StoreCheck is how often the stream and the session bucket are checked
+	// (and made again if an operator deleted them) when no advisory says so
+	// sooner; ChangeDelay is how long after an advisory they are checked
+	// (the server may still be carrying the change out).
+	StoreCheck  time.Duration
+	ChangeDelay time.Duration
+	// Lifecycle receives the session lifecycle events (nil: none).
+	Lifecycle Lifecycle
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	Random    io.Reader        // default crypto/rand.Reader
+	Now       func() time.Time // default time.Now
 }
 
 // edge implements Service.
 type edge struct {
-	cfg     Config
-	store   Store
-	live    Live
-	metrics *Metrics
-	logger  *slog.Logger
-	reg     *registry
-	keeper  *keeper
+	cfg      Config
+	store    Store
+	live     Live
+	metrics  *Metrics
+	logger   *slog.Logger
+	reg      *registry
+	recorder *recorder
+	topics   *topicSets
+	adm      *admission
+
+	lifecycle Lifecycle
+	detached  *detachedRecords
 
 	conns    atomic.Uint64
 	draining atomic.Bool
-	fenced   chan struct{} // closed once the fence watch runs
 	streams  sync.WaitGroup
+
+	// Health: the claims watch runs, the stores were found present.
+	started      chan struct{} // closed once both first hold
+	startedOnce  sync.Once
+	claimsUp     atomic.Bool
+	storesUp     atomic.Bool
+	claimsMu     sync.Mutex
+	claimsCancel context.CancelFunc
 
 	delivered     atomic.Uint64
 	replayedCache atomic.Uint64
 	replayedJS    atomic.Uint64
-
-	// Topic sets are immutable: connections asking for the same topics
-	// share one (up to maxSharedSets of them).
-	setsMu sync.Mutex
-	sets   map[string]*topic.Set
 }
 
-const maxSharedSets = 4096
-
-// topicSet validates topics and returns a shared Set for them.
-func (e *edge) topicSet(topics []string) (*topic.Set, error) {
-	key := strings.Join(topics, "\x00")
-	e.setsMu.Lock()
-	s := e.sets[key]
-	e.setsMu.Unlock()
-	if s != nil {
-		return s, nil
-	}
-	s, err := topic.NewSet(topics, topic.Limits{MaxTopics: e.cfg.Limits.MaxTopics, MaxLen: e.cfg.Limits.MaxTopicLen})
-	if err != nil {
-		return nil, err
-	}
-	e.setsMu.Lock()
-	if len(e.sets) < maxSharedSets {
-		e.sets[key] = s
-	}
-	e.setsMu.Unlock()
-	return s, nil
-}
-
-// NewService returns the edge service. Run must be running for sessions to
-// be fenced and their positions recorded.
+// NewService returns the edge service. Run must be running for claims to be
+// watched and positions recorded.
 func NewService(cfg Config) (*Edge, error) {
 	if cfg.Store == nil || cfg.Live == nil || cfg.Keys == nil {
 		return nil, errors.New("edge: Store, Live and Keys are required")
@@ -131,13 +136,19 @@ func NewService(cfg Config) (*Edge, error) {
 	}
 	cfg.Limits.setDefaults()
 	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 5 * time.Minute
+		cfg.SessionTTL = defaults.SessionTTL
 	}
 	if cfg.CheckpointInterval <= 0 {
-		cfg.CheckpointInterval = 5 * time.Second
+		cfg.CheckpointInterval = defaults.CheckpointInterval
 	}
 	if cfg.CheckpointRate <= 0 {
-		cfg.CheckpointRate = 200
+		cfg.CheckpointRate = defaults.CheckpointRate
+	}
+	if cfg.StoreCheck <= 0 {
+		cfg.StoreCheck = defaults.StoreCheck
+	}
+	if cfg.ChangeDelay <= 0 {
+		cfg.ChangeDelay = defaults.ChangeDelay
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = DiscardMetrics()
@@ -153,11 +164,18 @@ func NewService(cfg Config) (*Edge, error) {
 	}
 	e := &edge{
 		cfg: cfg, store: cfg.Store, live: cfg.Live, metrics: cfg.Metrics, logger: cfg.Logger,
-		reg:    newRegistry(cfg.NodeID),
-		fenced: make(chan struct{}),
-		sets:   make(map[string]*topic.Set),
+		reg:     newRegistry(cfg.NodeID),
+		topics:  newTopicSets(topic.Limits{MaxTopics: cfg.Limits.MaxTopics, MaxLen: cfg.Limits.MaxTopicLen}, cfg.Metrics.TopicSets),
+		started: make(chan struct{}),
+		adm:     newAdmission(cfg.Admission, cfg.Now),
+
+		lifecycle: cfg.Lifecycle,
+		detached:  newDetachedRecords(2 * defaults.MaxSessions),
 	}
-	e.keeper = newKeeper(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.CheckpointRate, cfg.Metrics, cfg.Logger, cfg.Now)
+	if e.lifecycle == nil {
+		e.lifecycle = discardLifecycle{}
+	}
+	e.recorder = newRecorder(cfg.Store, e.reg, cfg.CheckpointInterval, cfg.SessionTTL, cfg.CheckpointRate, cfg.Metrics, cfg.Logger, cfg.Now)
 	return &Edge{e}, nil
 }
 
@@ -166,23 +184,6 @@ func NewService(cfg Config) (*Edge, error) {
 type Edge struct{ *edge }
 
 var _ Service = (*Edge)(nil)
-
-// Run watches fence claims and records session positions until ctx ends.
-func (e *edge) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
-	go func() {
-		errc <- e.store.WatchClaims(ctx, e.fenced, e.reg.observe)
-	}()
-	go func() { errc <- e.keeper.run(ctx) }()
-	var first error
-	for range 2 {
-		if err := <-errc; err != nil && first == nil {
-			first = err
-		}
-	}
-	e.FlushCounters()
-	return first
-}
 
 // FlushCounters adds the per-delivery counts, kept in plain atomics on the
 // hot path, to their metrics. Call it before the metrics are read.
@@ -226,32 +227,40 @@ func (e *edge) Drain(ctx context.Context, window time.Duration) error {
 	e.FlushCounters()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return e.keeper.flush(fctx)
+	return e.recorder.flush(fctx)
 }
 
-// Fenced is closed once the session watch runs (the service is then ready
-// as far as it is concerned).
-func (e *edge) Fenced() <-chan struct{} { return e.fenced }
+// Started is closed once the service first runs: the claims watch runs and
+// the stream and the session bucket were found (it is then ready as far as
+// it is concerned).
+func (e *edge) Started() <-chan struct{} { return e.started }
+
+func (e *edge) markStarted() {
+	if e.claimsUp.Load() && e.storesUp.Load() {
+		e.startedOnce.Do(func() { close(e.started) })
+	}
+}
 
 // Draining reports whether Drain was called.
 func (e *edge) Draining() bool { return e.draining.Load() }
 
-// Ready implements Service.
+// Ready implements Service: nil exactly while this node can serve, that is
+// not draining, reading the stream, watching claims, and with the stream
+// and the session bucket present.
 func (e *edge) Ready(ctx context.Context) error {
 	if e.draining.Load() {
 		return ErrDraining
 	}
-	select {
-	case <-e.live.Ready():
-	default:
+	if !e.live.Running() {
 		return fmt.Errorf("%w: live path not running", ErrNotReady)
 	}
-	select {
-	case <-e.fenced:
-	default:
-		return fmt.Errorf("%w: session fencing not running", ErrNotReady)
+	if !e.claimsUp.Load() {
+		return fmt.Errorf("%w: the claims watch is not running", ErrNotReady)
 	}
-	if _, err := e.store.State(ctx); err != nil {
+	if !e.storesUp.Load() {
+		return fmt.Errorf("%w: the stream or the session bucket is missing", ErrNotReady)
+	}
+	if err := e.store.Present(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
@@ -265,16 +274,24 @@ func (e *edge) Publish(ctx context.Context, req PublishRequest) (PublishResponse
 	if err := topic.Validate(req.Topic, false, e.cfg.Limits.MaxTopicLen); err != nil {
 		return PublishResponse{}, inputError("topic", err)
 	}
+	if !req.Principal.Publish.Covers(req.Topic) {
+		e.metrics.RejectedRequests.With("reason", "forbidden").Add(1)
+		return PublishResponse{}, fmt.Errorf("%w: publishing to topic %q is not granted", ErrForbidden, req.Topic)
+	}
 	if err := validateLabel(req.Event, e.cfg.Limits.MaxEventLen); err != nil {
 		return PublishResponse{}, inputError("event", err)
 	}
-	if err := validateLabel(req.ID, 256); err != nil {
+	if IsControlType(req.Event) {
+		return PublishResponse{}, inputError("event", fmt.Errorf("%q is reserved for jetsse's control events", req.Event))
+	}
+	if err := validateLabel(req.MsgID, 256); err != nil {
 		return PublishResponse{}, inputError("msg_id", err)
 	}
-	seq, err := e.store.Publish(ctx, req.Topic, req.Event, []byte(req.Data), req.ID)
+	seq, err := e.store.Publish(ctx, req.Topic, req.Event, []byte(req.Data), req.MsgID)
 	switch {
 	case err == nil:
 	case errors.Is(err, eventlog.ErrTooLarge):
+		e.metrics.LimitHits.With("limit", "event_bytes").Add(1)
 		return PublishResponse{}, ErrTooLarge
 	default:
 		e.logger.Warn("publish failed", "topic", req.Topic, "err", err)
@@ -299,189 +316,4 @@ func validateLabel(s string, max int) error {
 		}
 	}
 	return nil
-}
-
-// localPosition returns the position this node holds for a session: its
-// attached connection's, or its detachment's not yet stored.
-func (e *edge) localPosition(id string) (pos uint64, ok bool) {
-	e.reg.locked(id, func(st *Stream) {
-		if st != nil {
-			pos, ok = st.ackedPosition(), true
-		} else {
-			pos, ok = e.keeper.pendingPosition(id)
-		}
-	})
-	return pos, ok
-}
-
-// Subscribe implements Service: it resolves the session (resume it, or
-// create one), the position the connection starts after (Last-Event-ID,
-// else the session's stored position, else live), whether history was lost
-// (gap), and claims the session for this connection.
-func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
-	if e.draining.Load() {
-		return nil, ErrDraining
-	}
-	select {
-	case <-e.live.Ready():
-	default:
-		// Until the live path knows where it starts, it cannot tell which
-		// positions its cache covers.
-		return nil, fmt.Errorf("%w: live path starting", ErrNotReady)
-	}
-	topics, err := e.topicSet(req.Topics)
-	if err != nil {
-		return nil, inputError("topic", err)
-	}
-	var lastID uint64
-	if req.HasLastEventID {
-		if lastID, err = sse.ParseLastEventID(req.LastEventID); err != nil {
-			return nil, inputError("Last-Event-ID", err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-
-	var (
-		id       string
-		resumed  bool
-		position uint64
-		live     bool
-		state    *eventlog.StreamState
-		now      = e.cfg.Now()
-		created  = now
-	)
-	overlapping := topics.Overlapping()
-
-	if req.Token != "" {
-		if sid, err := e.cfg.Keys.Verify(req.Token); err == nil {
-			id = sid.String()
-		} else {
-			e.metrics.RejectedRequests.With("reason", "invalid_token").Add(1)
-		}
-	}
-	if id != "" {
-		// This node may know a fresher position than the record: a
-		// connection being replaced, or a detached one not stored yet.
-		// Looked at before and after reading the record: if the session was
-		// stored in between, the record read may predate that, so it is
-		// read again.
-		_, knownBefore := e.localPosition(id)
-		rec, _, err := e.store.GetSession(ctx, id)
-		localPos, known := e.localPosition(id)
-		if knownBefore && !known {
-			rec, _, err = e.store.GetSession(ctx, id)
-		}
-		if errors.Is(err, eventlog.ErrSessionNotFound) {
-			// The record expired, but a detached session's consumer might
-			// outlive it by a moment: it still holds the position.
-			var s eventlog.Session
-			if s, err = e.store.StoredSession(ctx, id); err == nil {
-				rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics}
-			}
-		}
-		switch {
-		case err == nil:
-			resumed = true
-			position = rec.Position
-			if !rec.Created.IsZero() {
-				created = rec.Created
-			}
-			if req.HasLastEventID {
-				position = lastID
-			} else if known {
-				position = max(position, localPos)
-			}
-		case errors.Is(err, eventlog.ErrSessionNotFound):
-			e.metrics.SessionsExpired.Add(1)
-			id = ""
-		default:
-			e.logger.Warn("resuming session", "session", id, "err", err)
-			return nil, ErrUnavailable
-		}
-	}
-
-	var gap *Gap
-	startAfter := ""
-	if !resumed {
-		if req.HasLastEventID {
-			position = lastID
-		} else {
-			s, err := e.store.State(ctx)
-			if err != nil {
-				return nil, ErrUnavailable
-			}
-			state, position, live = &s, s.LastSeq, true
-		}
-	}
-	if !live {
-		startAfter = formatID(position)
-		if !e.live.Covers(position) {
-			if state == nil {
-				s, err := e.store.State(ctx)
-				if err != nil {
-					return nil, ErrUnavailable
-				}
-				state = &s
-			}
-			switch {
-			case position > state.LastSeq:
-				gap = &Gap{LastEventID: formatID(position), FirstAvailable: formatID(state.LastSeq + 1)}
-				position = state.LastSeq
-			case position+1 < state.FirstSeq:
-				gap = &Gap{LastEventID: formatID(position), FirstAvailable: formatID(state.FirstSeq)}
-				position = state.FirstSeq - 1
-			}
-		}
-	}
-	if !resumed {
-		sid, err := session.NewID(e.cfg.Random)
-		if err != nil {
-			return nil, err
-		}
-		id = sid.String()
-		e.metrics.SessionsCreated.Add(1)
-	} else {
-		e.metrics.SessionsResumed.Add(1)
-	}
-	if gap != nil {
-		e.metrics.Gaps.Add(1)
-	}
-	sid, _ := session.ParseID(id)
-
-	st := &Stream{
-		Session: SessionInfo{
-			ID: id, Resumed: resumed, LastEventID: startAfter,
-			Token: e.cfg.Keys.Sign(sid), Gap: gap,
-		},
-		svc:         e,
-		sessionID:   id,
-		owner:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
-		topics:      topics,
-		pos:         position,
-		created:     created,
-		overlapping: overlapping,
-		takeoverCh:  make(chan struct{}),
-		drainCh:     make(chan struct{}),
-	}
-	if ts := topics.Topics(); len(ts) == 1 {
-		st.filter = e.store.Subject(ts[0])
-	}
-	st.delivered.Store(position)
-	st.recorded.Store(position)
-	st.acks = newAckTracker(position, e.cfg.Now)
-	st.lastWrite.Store(now.UnixNano())
-
-	e.streams.Add(1)
-	e.metrics.Connections.Add(1)
-	e.reg.attach(st)
-	rev, err := e.store.Claim(ctx, id, st.record(position))
-	if err != nil {
-		st.Close()
-		e.logger.Warn("claiming session", "session", id, "err", err)
-		return nil, ErrUnavailable
-	}
-	e.keeper.attached(id, resumed)
-	e.reg.claimed(st, rev)
-	return st, nil
 }

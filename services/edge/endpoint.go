@@ -7,8 +7,8 @@ import (
 )
 
 // Endpoints collects the request/response endpoints of the edge. The
-// long-lived SSE route is not an endpoint; it is served by the hand-written
-// handler in transport_http.go over the same Service.
+// long-lived event stream is not an endpoint: the transport serves it with
+// its own handler over the same Service.
 type Endpoints struct {
 	Publish endpoint.Endpoint
 	Ready   endpoint.Endpoint
@@ -29,35 +29,94 @@ type Failer interface {
 	Failed() error
 }
 
-type publishResult struct {
+// PublishResult is the publish endpoint's response: the event's ID, or the
+// error (a Failer).
+type PublishResult struct {
 	PublishResponse
-	Err error `json:"-"`
+	Err error
 }
 
-func (r publishResult) Failed() error { return r.Err }
+// Failed implements Failer.
+func (r PublishResult) Failed() error { return r.Err }
 
 // MakePublishEndpoint returns an endpoint for Service.Publish. Its request
-// is a PublishRequest; its response a PublishResponse or a Failer.
+// is a PublishRequest; its response a PublishResult.
 func MakePublishEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		resp, err := s.Publish(ctx, request.(PublishRequest))
-		return publishResult{PublishResponse: resp, Err: err}, nil
+		return PublishResult{PublishResponse: resp, Err: err}, nil
 	}
 }
 
-type readyResult struct {
-	Status string `json:"status"`
-	Err    error  `json:"-"`
+// ReadyResult is the readiness endpoint's response: "ready", or
+// "unavailable" with the reason (a Failer; the reason is for logs, not for
+// clients).
+type ReadyResult struct {
+	Status string
+	Err    error
 }
 
-func (r readyResult) Failed() error { return r.Err }
+// Failed implements Failer.
+func (r ReadyResult) Failed() error { return r.Err }
 
 // MakeReadyEndpoint returns an endpoint for Service.Ready.
 func MakeReadyEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, _ any) (any, error) {
 		if err := s.Ready(ctx); err != nil {
-			return readyResult{Status: "unavailable", Err: err}, nil
+			return ReadyResult{Status: "unavailable", Err: err}, nil
 		}
-		return readyResult{Status: "ready"}, nil
+		return ReadyResult{Status: "ready"}, nil
 	}
 }
+
+// AdminEndpoints are the admin API's endpoints (see Admin).
+type AdminEndpoints struct {
+	ListSessions endpoint.Endpoint
+	GetSession   endpoint.Endpoint
+	EndSession   endpoint.Endpoint
+}
+
+// MakeAdminEndpoints returns the endpoints of a.
+func MakeAdminEndpoints(a Admin) AdminEndpoints {
+	return AdminEndpoints{
+		ListSessions: func(ctx context.Context, request any) (any, error) {
+			resp, err := a.ListSessions(ctx, request.(ListSessionsRequest))
+			return ListSessionsResult{ListSessionsResponse: resp, Err: err}, nil
+		},
+		GetSession: func(ctx context.Context, request any) (any, error) {
+			d, err := a.GetSession(ctx, request.(SessionIDRequest).ID)
+			return SessionResult{SessionDetail: d, Err: err}, nil
+		},
+		EndSession: func(ctx context.Context, request any) (any, error) {
+			err := a.EndSession(ctx, request.(SessionIDRequest).ID)
+			return EndSessionResult{Err: err}, nil
+		},
+	}
+}
+
+// SessionIDRequest names one session.
+type SessionIDRequest struct{ ID string }
+
+// ListSessionsResult is the list endpoint's response (a Failer).
+type ListSessionsResult struct {
+	ListSessionsResponse
+	Err error
+}
+
+// Failed implements Failer.
+func (r ListSessionsResult) Failed() error { return r.Err }
+
+// SessionResult is the inspect endpoint's response (a Failer).
+type SessionResult struct {
+	SessionDetail
+	Err error
+}
+
+// Failed implements Failer.
+func (r SessionResult) Failed() error { return r.Err }
+
+// EndSessionResult is the end endpoint's response (a Failer).
+type EndSessionResult struct{ Err error }
+
+// Failed implements Failer.
+func (r EndSessionResult) Failed() error { return r.Err }

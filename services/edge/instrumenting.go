@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -21,29 +20,11 @@ type instrumentingService struct {
 }
 
 func (s instrumentingService) observe(method string, begin time.Time, err error) {
-	outcome := "ok"
+	outcome := Outcome(err)
 	if err != nil {
-		outcome = outcomeOf(err)
 		s.rejected.With("reason", outcome).Add(1)
 	}
 	s.duration.With("method", method, "outcome", outcome).Observe(time.Since(begin).Seconds())
-}
-
-func outcomeOf(err error) string {
-	var in *InputError
-	switch {
-	case errors.As(err, &in):
-		return "bad_request"
-	case errors.Is(err, ErrUnauthorized):
-		return "unauthorized"
-	case errors.Is(err, ErrTooLarge):
-		return "too_large"
-	case errors.Is(err, ErrDraining):
-		return "draining"
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotReady):
-		return "unavailable"
-	}
-	return "error"
 }
 
 func (s instrumentingService) Publish(ctx context.Context, req PublishRequest) (PublishResponse, error) {

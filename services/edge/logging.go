@@ -19,7 +19,7 @@ type loggingService struct {
 func (s loggingService) Publish(ctx context.Context, req PublishRequest) (resp PublishResponse, err error) {
 	defer func(begin time.Time) {
 		level := slog.LevelDebug
-		if err != nil && errorStatus(err) >= 500 {
+		if serverSide(Outcome(err)) {
 			level = slog.LevelWarn
 		}
 		s.logger.Log(ctx, level, "publish", "topic", req.Topic, "event", req.Event, "bytes", len(req.Data),
@@ -33,7 +33,7 @@ func (s loggingService) Subscribe(ctx context.Context, req SubscribeRequest) (st
 		attrs := []any{"topics", req.Topics, "last_event_id", req.LastEventID, "took", time.Since(begin)}
 		if err != nil {
 			level := slog.LevelDebug
-			if errorStatus(err) >= 500 {
+			if serverSide(Outcome(err)) {
 				level = slog.LevelWarn
 			}
 			s.logger.Log(ctx, level, "subscribe refused", append(attrs, "err", err)...)

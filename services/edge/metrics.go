@@ -15,6 +15,7 @@ type Metrics struct {
 	SessionsResumed  metrics.Counter // jetsse_sessions_resumed_total
 	SessionsExpired  metrics.Counter // jetsse_sessions_expired_total
 	Takeovers        metrics.Counter // jetsse_takeovers_total
+	Reauths          metrics.Counter // jetsse_reauths_total
 	Gaps             metrics.Counter // jetsse_gaps_total
 	EventsDelivered  metrics.Counter // jetsse_events_delivered_total
 	EventsReplayed   metrics.Counter // jetsse_events_replayed_total{source}
@@ -25,10 +26,15 @@ type Metrics struct {
 	EventsPublished  metrics.Counter // jetsse_events_published_total
 	RequestDuration  metrics.Histogram
 	RejectedRequests metrics.Counter // jetsse_rejected_requests_total{reason}
+	LimitHits        metrics.Counter // jetsse_limit_hits_total{limit}
 
 	CacheEvents metrics.Gauge // jetsse_cache_events
 	CacheBytes  metrics.Gauge // jetsse_cache_bytes
 	EventsRead  metrics.Counter
+
+	ControlTypesDropped metrics.Counter // jetsse_control_types_dropped_total
+	TopicSets           metrics.Gauge   // jetsse_topic_sets
+	StoreRecreated      metrics.Counter // jetsse_store_recreated_total{store}
 
 	SessionsStored  metrics.Gauge // jetsse_sessions_stored
 	StreamMessages  metrics.Gauge
@@ -46,16 +52,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	counter := func(name, help string, labels ...string) *kitprometheus.Counter {
 		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "jetsse", Name: name, Help: help}, labels)
 		reg.MustRegister(cv)
+		if len(labels) == 0 {
+			cv.WithLabelValues() // exported at 0 from the start
+		}
 		return kitprometheus.NewCounter(cv)
 	}
 	gauge := func(name, help string, labels ...string) *kitprometheus.Gauge {
 		gv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "jetsse", Name: name, Help: help}, labels)
 		reg.MustRegister(gv)
+		if len(labels) == 0 {
+			gv.WithLabelValues()
+		}
 		return kitprometheus.NewGauge(gv)
 	}
 	histogram := func(name, help string, buckets []float64, labels ...string) *kitprometheus.Histogram {
 		hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "jetsse", Name: name, Help: help, Buckets: buckets}, labels)
 		reg.MustRegister(hv)
+		if len(labels) == 0 {
+			hv.WithLabelValues()
+		}
 		return kitprometheus.NewHistogram(hv)
 	}
 	lagBuckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
@@ -65,28 +80,35 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SessionsResumed:  counter("sessions_resumed_total", "Connections that resumed an existing session."),
 		SessionsExpired:  counter("sessions_expired_total", "Valid tokens presented for sessions that no longer existed (expired after --session-ttl)."),
 		Takeovers:        counter("takeovers_total", "Connections ended because a newer connection attached to their session."),
-		Gaps:             counter("gaps_total", "gap events sent: events the client missed were evicted by the stream's limits."),
+		Reauths:          counter("reauths_total", "Connections ended because the token they were opened with expired (the client was told: event reauth)."),
+		Gaps:             counter("gaps_total", "gap events sent: events after a client's position had left the stream (evicted by its limits, purged, or the stream was recreated)."),
 		EventsDelivered:  counter("events_delivered_total", "Events written and flushed to clients (live and replayed)."),
 		EventsReplayed:   counter("events_replayed_total", "Events delivered from history before a connection went live, by source (cache: this node's memory; jetstream: read from the stream).", "source"),
 		SlowDisconnects:  counter("slow_client_disconnects_total", "Connections ended because the client fell behind its queue or missed the write deadline."),
 		WriteErrors:      counter("write_errors_total", "Connections ended by a failed or timed-out write."),
-		DeliveryLag:      histogram("delivery_lag_seconds", "Time from JetStream storing an event to it being flushed to a client (sampled).", lagBuckets),
+		DeliveryLag:      histogram("delivery_lag_seconds", "Live delivery only: time from JetStream storing an event to it being written to a client (sampled; replayed history is not counted).", lagBuckets),
 		Checkpoints:      counter("checkpoints_total", "Session positions recorded on their consumers, by result.", "result"),
 		EventsPublished:  counter("events_published_total", "Events published through POST /publish."),
 		RequestDuration:  histogram("request_duration_seconds", "Time to answer publish and subscribe requests (subscribe: until the stream starts), by method and outcome.", prometheus.DefBuckets, "method", "outcome"),
 		RejectedRequests: counter("rejected_requests_total", "Requests refused, by reason.", "reason"),
-		CacheEvents:      gauge("cache_events", "Recent events held in this node's replay cache."),
-		CacheBytes:       gauge("cache_bytes", "Bytes of SSE frames held in this node's replay cache."),
-		EventsRead:       counter("events_read_total", "Events this node read from the stream for its live path."),
-		SessionsStored:   gauge("sessions_stored", "Sessions that exist (attached or detached within --session-ttl): records in the jetsse_sessions bucket."),
-		StreamMessages:   gauge("stream_messages", "Messages in the stream."),
-		StreamBytes:      gauge("stream_bytes", "Bytes in the stream."),
-		StreamFirstSeq:   gauge("stream_first_seq", "The stream's first sequence: events below it were evicted."),
-		StreamLastSeq:    gauge("stream_last_seq", "The stream's last sequence: the newest event ID."),
-		StreamConsumers:  gauge("stream_consumers", "Consumers on the stream (stored sessions, plus one ordered consumer per edge node)."),
-		StreamMaxMsgs:    gauge("stream_max_msgs", "Configured --max-msgs (-1: unbounded)."),
-		StreamMaxBytes:   gauge("stream_max_bytes", "Configured --max-bytes (-1: unbounded)."),
-		StreamMaxAge:     gauge("stream_max_age_seconds", "Configured --max-age in seconds (0: unbounded)."),
+		LimitHits: counter("limit_hits_total", "Requests refused by a limit, by limit: connections and new sessions per node and per client, "+
+			"topics and topic bytes per subscription, header and body bytes, event bytes (see docs/protocol.md, Limits).", "limit"),
+		CacheEvents: gauge("cache_events", "Recent events held in this node's replay cache."),
+		CacheBytes:  gauge("cache_bytes", "Bytes of SSE frames held in this node's replay cache."),
+		EventsRead:  counter("events_read_total", "Events this node read from the stream for its live path."),
+		ControlTypesDropped: counter("control_types_dropped_total",
+			"Events published over NATS with a type reserved for jetsse's control events (session, gap, takeover, …), delivered without the type."),
+		TopicSets:       gauge("topic_sets", "Subscription topic sets in memory (connections asking for the same topics share one)."),
+		StoreRecreated:  counter("store_recreated_total", "The stream or the session bucket was found deleted and made again by this node, by store.", "store"),
+		SessionsStored:  gauge("sessions_stored", "Sessions that exist (attached or detached within --session-ttl): records in the jetsse_sessions bucket."),
+		StreamMessages:  gauge("stream_messages", "Messages in the stream."),
+		StreamBytes:     gauge("stream_bytes", "Bytes in the stream."),
+		StreamFirstSeq:  gauge("stream_first_seq", "The stream's first sequence: events below it were evicted."),
+		StreamLastSeq:   gauge("stream_last_seq", "The stream's last sequence: the newest event ID."),
+		StreamConsumers: gauge("stream_consumers", "Consumers on the stream (stored sessions, plus one ordered consumer per edge node)."),
+		StreamMaxMsgs:   gauge("stream_max_msgs", "Configured --max-msgs (-1: unbounded)."),
+		StreamMaxBytes:  gauge("stream_max_bytes", "Configured --max-bytes (-1: unbounded)."),
+		StreamMaxAge:    gauge("stream_max_age_seconds", "Configured --max-age in seconds (0: unbounded)."),
 	}
 }
 
@@ -94,10 +116,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func DiscardMetrics() *Metrics {
 	c, g, h := discard.NewCounter(), discard.NewGauge(), discard.NewHistogram()
 	return &Metrics{
-		Connections: g, SessionsCreated: c, SessionsResumed: c, SessionsExpired: c, Takeovers: c, Gaps: c,
+		Connections: g, SessionsCreated: c, SessionsResumed: c, SessionsExpired: c, Takeovers: c, Reauths: c, Gaps: c,
 		EventsDelivered: c, EventsReplayed: c, SlowDisconnects: c, WriteErrors: c, DeliveryLag: h,
-		Checkpoints: c, EventsPublished: c, RequestDuration: h, RejectedRequests: c,
-		CacheEvents: g, CacheBytes: g, EventsRead: c,
+		Checkpoints: c, EventsPublished: c, RequestDuration: h, RejectedRequests: c, LimitHits: c,
+		CacheEvents: g, CacheBytes: g, EventsRead: c, ControlTypesDropped: c, TopicSets: g, StoreRecreated: c,
 		SessionsStored: g, StreamMessages: g, StreamBytes: g, StreamFirstSeq: g, StreamLastSeq: g, StreamConsumers: g,
 		StreamMaxMsgs: g, StreamMaxBytes: g, StreamMaxAge: g,
 	}

@@ -7,24 +7,25 @@ import (
 	"github.com/jetsse/jetsse/pkg/eventlog"
 )
 
-// registry holds this node's attached connection per session and enforces
-// "one attached connection per session": locally by replacing the entry,
-// across nodes by claim revisions seen through the fence watch. It is safe
-// for concurrent use.
+// registry holds this node's attached connection per session and keeps a
+// session to one attached connection: on this node by replacing the entry,
+// across nodes by the revisions of the claims seen through the claims watch
+// (a claim with a higher revision is the newer connection). It is safe for
+// concurrent use.
 type registry struct {
-	ownerPrefix string // claims of this node start with it; attach orders those
+	claimPrefix string // claims of this node start with it
 
 	mu   sync.Mutex
 	byID map[string]*Stream
 }
 
 func newRegistry(nodeID string) *registry {
-	return &registry{ownerPrefix: nodeID + "/", byID: make(map[string]*Stream)}
+	return &registry{claimPrefix: nodeID + "/", byID: make(map[string]*Stream)}
 }
 
-// attach makes st the session's local connection and returns the one it
-// replaced (already told to end), if any.
-func (r *registry) attach(st *Stream) *Stream {
+// claim makes st the session's connection on this node and returns the one
+// it replaced (already told it was taken over), if any.
+func (r *registry) claim(st *Stream) *Stream {
 	r.mu.Lock()
 	old := r.byID[st.sessionID]
 	r.byID[st.sessionID] = st
@@ -35,9 +36,9 @@ func (r *registry) attach(st *Stream) *Stream {
 	return old
 }
 
-// claimed records the revision of st's claim. If a newer claim for the
-// session was already seen, st has lost and is told to end.
-func (r *registry) claimed(st *Stream, rev uint64) {
+// stored records the revision of st's claim in the bucket. If a newer
+// claim of another node was already seen, st has lost and is taken over.
+func (r *registry) stored(st *Stream, rev uint64) {
 	r.mu.Lock()
 	st.rev.Store(rev)
 	lost := st.newestSeen > rev
@@ -50,11 +51,20 @@ func (r *registry) claimed(st *Stream, rev uint64) {
 	}
 }
 
-// observe handles a claim made by any node. Claims of this node are
-// ignored: attach already ordered them.
+// reclaimed records the revision of st's claim in a session bucket that
+// was made again: revisions seen in the old bucket no longer count.
+func (r *registry) reclaimed(st *Stream, rev uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.rev.Store(rev)
+	st.newestSeen = 0
+}
+
+// observe handles a claim written by any node. This node's own claims are
+// ignored (claim already ordered them), and so is a detachment (no claim).
 func (r *registry) observe(ev eventlog.ClaimEvent) {
-	if ev.Owner == "" || strings.HasPrefix(ev.Owner, r.ownerPrefix) {
-		return // a detach never takes over; this node ordered its own claims
+	if ev.Claim == "" || strings.HasPrefix(ev.Claim, r.claimPrefix) {
+		return
 	}
 	r.mu.Lock()
 	st := r.byID[ev.SessionID]
@@ -64,7 +74,7 @@ func (r *registry) observe(ev eventlog.ClaimEvent) {
 	}
 	rev := st.rev.Load()
 	if rev == 0 {
-		// Our own claim has not returned yet; decide when it does.
+		// This node's claim is still being stored; decide when it is.
 		st.newestSeen = max(st.newestSeen, ev.Revision)
 		r.mu.Unlock()
 		return
@@ -78,14 +88,14 @@ func (r *registry) observe(ev eventlog.ClaimEvent) {
 	st.takeOver()
 }
 
-// detach removes st if it is still the session's connection and reports
+// release removes st if it is still the session's connection and reports
 // whether it was.
-func (r *registry) detach(st *Stream) bool { return r.detachThen(st, nil) }
+func (r *registry) release(st *Stream) bool { return r.releaseThen(st, nil) }
 
-// detachThen is detach, calling then (if st was the session's connection)
-// before anyone can see the session gone: what then records is never
-// missed by a reader using locked.
-func (r *registry) detachThen(st *Stream, then func()) bool {
+// releaseThen is release, calling then (if st was the session's
+// connection) before anyone can see the session gone: what then records is
+// never missed by a reader using locked.
+func (r *registry) releaseThen(st *Stream, then func()) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byID[st.sessionID] == st {
@@ -98,8 +108,8 @@ func (r *registry) detachThen(st *Stream, then func()) bool {
 	return false
 }
 
-// locked calls fn with the session's local connection (or nil) while no
-// connection of it can attach or detach.
+// locked calls fn with the session's connection on this node (or nil)
+// while no connection of it can claim or release it.
 func (r *registry) locked(id string, fn func(*Stream)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

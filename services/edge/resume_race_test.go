@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsse/jetsse/pkg/auth"
+
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
 )
@@ -36,23 +38,23 @@ func (h *hookedLog) GetSession(ctx context.Context, id string) (eventlog.Record,
 // record: it would replay everything since the session's creation.
 func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	var store *hookedLog
-	svc, _ := StartService(t, func(log *eventlog.Log) Store {
+	svc, _ := startService(t, func(log *eventlog.Log) Store {
 		store = &hookedLog{Log: log, gate: make(chan struct{})}
 		return store
 	})
 	ctx := context.Background()
 
-	first, err := svc.Subscribe(ctx, SubscribeRequest{Topics: []string{"orders.*"}})
+	first, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		if _, err := svc.Publish(ctx, PublishRequest{Topic: "orders.1", Data: "x"}); err != nil {
+		if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The connection wrote events 1-3 (no socket: written counts as had).
-	first.Delivered(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
+	first.Wrote(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
 
 	// The connection ends; storing its detachment is held up, so the
 	// reconnect finds it pending, then reads the record (still position 0),
@@ -61,12 +63,12 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	storeNow := func(id string) {
 		close(store.gate)
 		waitUntil(t, "the detachment stored", func() bool {
-			_, pending := svc.keeper.pendingPosition(id)
+			_, pending := svc.recorder.pendingPosition(id)
 			return !pending
 		})
 	}
 	store.afterGet.Store(&storeNow)
-	second, err := svc.Subscribe(ctx, SubscribeRequest{Topics: []string{"orders.*"}, Token: first.Session.Token})
+	second, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,3 +77,6 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		t.Fatalf("resumed %v from %q, want resumed from 3", second.Session.Resumed, second.Session.LastEventID)
 	}
 }
+
+// anyone may subscribe and publish anywhere.
+var anyone = Principal{Subscribe: auth.All(), Publish: auth.All()}

@@ -1,14 +1,18 @@
-// Package edge is the jetsse HTTP edge as a go-kit service: publishing
-// events, opening resumable SSE streams for sessions (identity, position,
-// gap detection, takeover) and health. The HTTP transport lives in
-// transport_http.go; the JetStream and live-path mechanics in pkg/eventlog
-// and pkg/fanout.
+// Package edge is the jetsse edge as a go-kit service: publishing events,
+// and opening resumable event streams for sessions (identity, start
+// position, gaps, claims across nodes, takeover) over JetStream
+// (pkg/eventlog) and the node's live path (pkg/fanout). It knows nothing of
+// HTTP, sockets or SSE frames: services/edge/httptransport serves it.
+// docs/protocol.md is the contract it keeps; docs/architecture.md says how.
 package edge
 
 import (
 	"context"
+	"strings"
 	"time"
 
+	"github.com/jetsse/jetsse/internal/defaults"
+	"github.com/jetsse/jetsse/pkg/auth"
 	"github.com/jetsse/jetsse/pkg/fanout"
 )
 
@@ -19,92 +23,107 @@ type Service interface {
 	// Subscribe resolves the session and starting position of a new
 	// connection and returns its Stream. The caller must Close the stream.
 	Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error)
-	// Ready returns nil when JetStream is reachable, the stream exists and
-	// the live path runs.
+	// Ready returns nil exactly while the node can serve.
 	Ready(ctx context.Context) error
 }
 
-// PublishRequest is the body of POST /publish.
+// Principal is who a request comes from, as the transport authenticated
+// it, and what it may do. The zero Principal is anonymous and may do
+// nothing.
+type Principal struct {
+	// Subject is the identity (a JWT's "sub"); "" for an anonymous client.
+	// A session belongs to the subject that created it.
+	Subject string
+	// Subscribe and Publish are the topics the principal may subscribe and
+	// publish to: every topic asked for must be covered (auth.Grants).
+	Subscribe auth.Grants
+	Publish   auth.Grants
+	// Expires is when the credentials expire (zero: never). A stream
+	// opened with them ends then (ErrReauth).
+	Expires time.Time
+}
+
+// PublishRequest is one event to store.
 type PublishRequest struct {
-	Topic string `json:"topic"`
-	Event string `json:"event,omitempty"`
-	Data  string `json:"data"`
-	// ID, when set, is the Nats-Msg-Id: a retried publish with the same ID
-	// within the de-duplication window is stored once.
-	ID string `json:"msg_id,omitempty"`
+	Principal Principal
+	Topic     string
+	Event     string // the SSE event type ("" for none)
+	Data      string
+	// MsgID, when set, is the Nats-Msg-Id: a retried publish with the same
+	// ID within the de-duplication window is stored once.
+	MsgID string
 }
 
 // PublishResponse answers a publish with the new event's ID.
 type PublishResponse struct {
-	ID string `json:"id"`
+	ID string
 }
 
-// SubscribeRequest describes a new SSE connection.
+// SubscribeRequest describes a new connection.
 type SubscribeRequest struct {
+	Principal Principal
+	// Client names the client for the per-client admission limits (its
+	// address, see ClientKey); "" is not limited per client.
+	Client string
 	Topics []string
-	// LastEventID is the client's position (Last-Event-ID header or
-	// lastEventId query parameter) when HasLastEventID is set.
+	// LastEventID is the client's position (Last-Event-ID) when
+	// HasLastEventID is set.
 	LastEventID    string
 	HasLastEventID bool
-	// Token is the session token presented (header or cookie), or "".
+	// Token is the session token presented, or "".
 	Token string
 }
 
 // SessionInfo is what a connection tells its client first.
 type SessionInfo struct {
-	ID      string `json:"session"`
-	Resumed bool   `json:"resumed"`
+	ID      string
+	Resumed bool
 	// LastEventID is the position this connection starts after; "" means
 	// live only.
-	LastEventID string `json:"last_event_id"`
-	// Token carries the session; it is sent as a cookie and a header, never
-	// in the stream.
-	Token string `json:"-"`
-	// Gap is set when events after the requested position were evicted.
-	Gap *Gap `json:"-"`
+	LastEventID string
+	// Token carries the session; the transport hands it to the client.
+	Token string
+	// Gap is set when events after the requested position left the
+	// stream: the client is told before any event.
+	Gap *fanout.Gap
 }
 
-// Gap tells a client that events after LastEventID and before
-// FirstAvailable can no longer be delivered.
-type Gap struct {
-	LastEventID    string `json:"last_event_id"`
-	FirstAvailable string `json:"first_available"`
-}
-
-// Limits bound what clients may ask for.
+// Limits bound what clients may ask for; zero fields take the defaults of
+// internal/defaults.
 type Limits struct {
-	MaxTopics   int           // per subscription (default 32)
-	MaxTopicLen int           // bytes per topic (default 256)
-	MaxEventLen int           // bytes of an event type (default 256)
-	QueueEvents int           // per-connection queue (default 1024)
-	QueueBytes  int           // per-connection queue (default 8 MiB)
-	ReplayBatch int           // events per JetStream read (default 1000)
-	Retry       time.Duration // base reconnect delay sent as retry: (default 2s)
+	MaxTopics   int // per subscription
+	MaxTopicLen int // bytes per topic
+	MaxEventLen int // bytes of an event type
+	QueueEvents int // per-connection queue
+	QueueBytes  int // per-connection queue
+	ReplayBatch int // events per JetStream read
 }
 
 func (l *Limits) setDefaults() {
-	if l.MaxTopics <= 0 {
-		l.MaxTopics = 32
+	set := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if l.MaxTopicLen <= 0 {
-		l.MaxTopicLen = 256
-	}
-	if l.MaxEventLen <= 0 {
-		l.MaxEventLen = 256
-	}
-	if l.QueueEvents <= 0 {
-		l.QueueEvents = 1024
-	}
-	if l.QueueBytes <= 0 {
-		l.QueueBytes = 8 << 20
-	}
-	if l.ReplayBatch <= 0 {
-		l.ReplayBatch = 1000
-	}
-	if l.Retry <= 0 {
-		l.Retry = 2 * time.Second
-	}
+	set(&l.MaxTopics, defaults.MaxTopics)
+	set(&l.MaxTopicLen, defaults.MaxTopicLen)
+	set(&l.MaxEventLen, defaults.MaxEventLen)
+	set(&l.QueueEvents, defaults.QueueEvents)
+	set(&l.QueueBytes, defaults.QueueBytes)
+	set(&l.ReplayBatch, defaults.ReplayBatch)
 }
 
-// control frames are written like events but carry no event ID.
-func controlEvent(frame []byte) *fanout.Event { return &fanout.Event{Frame: frame} }
+// IsControlType reports whether an event type is reserved for the edge's
+// own events: jetsse's control events (session, gap, takeover, reauth and
+// end, and any type starting with "jetsse", kept for later ones) and the
+// names EventSource itself dispatches on connection changes (open, error).
+// Control events never carry an id:. A publisher cannot use these types:
+// Publish refuses them, and an event published over NATS with one is
+// delivered without its type (see docs/protocol.md).
+func IsControlType(t string) bool {
+	switch t {
+	case "session", "gap", "takeover", "reauth", "end", "open", "error":
+		return true
+	}
+	return strings.HasPrefix(t, "jetsse")
+}

@@ -2,56 +2,33 @@ package edge
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jetsse/jetsse/internal/testenv"
+	"github.com/jetsse/jetsse/internal/edgetest"
 	"github.com/jetsse/jetsse/pkg/eventlog"
-	"github.com/jetsse/jetsse/pkg/fanout"
-	"github.com/jetsse/jetsse/pkg/session"
 )
 
-// StartService runs the real service (and its live path) over an embedded
-// JetStream until the test ends, and waits until it is ready. wrap, when
-// set, gives the store the service uses in place of the log.
-func StartService(t *testing.T, wrap func(*eventlog.Log) Store) (*Edge, *eventlog.Log) {
+// startService runs the real service over an embedded JetStream until the
+// test ends, and waits until it is ready. wrap, when set, gives the store
+// the service uses in place of the log.
+func startService(t *testing.T, wrap func(*eventlog.Log) Store) (*Edge, *eventlog.Log) {
 	t.Helper()
-	_, nc := testenv.NATS(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	log, err := eventlog.Open(ctx, nc, eventlog.Config{SessionTTL: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var store Store = log
+	d := edgetest.Start(t)
+	var store Store = d.Log
 	if wrap != nil {
-		store = wrap(log)
+		store = wrap(d.Log)
 	}
-	hub := fanout.New(log.JetStream(), fanout.Config{Stream: "EVENTS", Prefix: "events",
-		StreamInfo: func(ctx context.Context) (uint64, uint64, error) {
-			s, err := log.State(ctx)
-			return s.FirstSeq, s.LastSeq, err
-		}})
-	keys, _ := session.NewKeyring([]byte(strings.Repeat("k", 32)))
-	svc, err := NewService(Config{Store: store, Live: hub, Keys: keys, NodeID: "test"})
+	svc, err := NewService(Config{Store: store, Live: d.Hub, Keys: d.Keys, NodeID: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{}, 2)
-	go func() { _ = hub.Run(ctx); done <- struct{}{} }()
-	go func() { _ = svc.Run(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done; log.Close() })
-	for what, ch := range map[string]<-chan struct{}{"the live path": hub.Ready(), "session fencing": svc.Fenced()} {
-		select {
-		case <-ch:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not start", what)
-		}
-	}
-	if err := svc.Ready(ctx); err != nil {
+	edgetest.Run(t, svc.Run)
+	edgetest.Wait(t, "the service", svc.Started())
+	if err := svc.Ready(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return svc, log
+	return svc, d.Log
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

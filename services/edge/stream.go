@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,44 +10,61 @@ import (
 
 	"github.com/jetsse/jetsse/pkg/eventlog"
 	"github.com/jetsse/jetsse/pkg/fanout"
-	"github.com/jetsse/jetsse/pkg/jetssev1"
-	"github.com/jetsse/jetsse/pkg/sse"
 	"github.com/jetsse/jetsse/pkg/topic"
 )
 
 // Stream is one connection's flow of events for a session: first the
 // history it missed (from this node's cache or from JetStream), then live
-// events, in stream order, each once. One goroutine drives it with Next and
-// reports progress with Delivered; Close detaches it. The takeover, drain
-// and fence signals may arrive from any goroutine.
+// events, in stream order, each once. One goroutine drives it, with Next
+// (or Poll once it is live) and Wrote; Close detaches it. A takeover or a
+// drain may arrive from any goroutine.
+//
+// The events Next and Poll return are shared frames; an event with a Gap
+// is not an event but a gap the client must be told of, in its place.
 type Stream struct {
 	// Session is what the client is told first.
 	Session SessionInfo
 
-	svc       *edge
-	sessionID string
-	owner     string // this connection in fence claims
-	topics    *topic.Set
-	filter    string // subject filter for JetStream reads ("" = whole stream)
+	svc        *edge
+	sessionID  string
+	subject    string    // the identity the session belongs to
+	reconnects uint64    // the session's connections after its first
+	expires    time.Time // when the connection's credentials expire (zero: never)
+	claim      string    // this connection's name in the session's claims
+	topics     *topic.Set
+	release    func() // gives the topic set back
+	filter     string // subject filter for JetStream reads ("" = whole stream)
 
-	pos   uint64 // the reader's position; Next's goroutine only
-	sub   *fanout.Sub
-	timer *time.Timer
+	// The reader's state, its goroutine only: its position, what it
+	// verified the stream holds (what the live path's cache may serve it),
+	// which stream it reads, and the position after which events come from
+	// the live path rather than history.
+	pos       uint64
+	trust     fanout.Trust
+	streamID  time.Time
+	liveAfter uint64
+	sub       *fanout.Sub
+	timer     *time.Timer
 
-	created     time.Time
+	created     time.Time // when the session was created
+	began       time.Time // when this connection began
 	overlapping bool
 
 	// rev is the revision of the session record this connection last
-	// wrote (0 while its claim is in flight). newestSeen is guarded by the
-	// registry's mutex.
+	// wrote (0 while its claim is being stored). newestSeen is guarded by
+	// the registry's mutex.
 	rev        atomic.Uint64
 	newestSeen uint64
 
-	delivered atomic.Uint64 // highest event ID flushed to the client
-	acks      *ackTracker   // what the client surely had
-	recorded  atomic.Uint64 // highest position written to the record
-	lastWrite atomic.Int64  // unix nanos of the last record write
-	lagSample uint32
+	// Positions: written is the highest event ID written to the socket;
+	// acks maps writes to what the client surely had (the position to
+	// record); recorded is the highest position written to the session's
+	// record, at recordedAt (unix nanos).
+	written    atomic.Uint64
+	acks       *ackTracker
+	recorded   atomic.Uint64
+	recordedAt atomic.Int64
+	lagSample  uint32
 
 	onSignal     atomic.Pointer[func()] // called on takeover and drain
 	stopping     atomic.Bool            // takeoverCh or drainCh is closed
@@ -56,6 +72,11 @@ type Stream struct {
 	takeoverOnce sync.Once
 	drainCh      chan struct{}
 	drainOnce    sync.Once
+	reauthCh     chan struct{}
+	reauthOnce   sync.Once
+	endCh        chan struct{}
+	endOnce      sync.Once
+	expiry       atomic.Pointer[time.Timer]
 	closeOnce    sync.Once
 }
 
@@ -64,14 +85,57 @@ func (st *Stream) takeOver() {
 		st.stopping.Store(true)
 		close(st.takeoverCh)
 		st.svc.metrics.Takeovers.Add(1)
+		st.svc.announce(LifecycleTakeover, st, st.ackedPosition(), true, nil)
 		st.signal()
 	})
+}
+
+// end ends the stream because an operator ended its session (ErrEnded).
+func (st *Stream) end() {
+	st.endOnce.Do(func() {
+		st.stopping.Store(true)
+		close(st.endCh)
+		st.signal()
+	})
+}
+
+// ended reports whether an operator ended the session.
+func (st *Stream) wasEnded() bool {
+	select {
+	case <-st.endCh:
+		return true
+	default:
+		return false
+	}
 }
 
 func (st *Stream) drain() {
 	st.drainOnce.Do(func() {
 		st.stopping.Store(true)
 		close(st.drainCh)
+		st.signal()
+	})
+}
+
+// expireAt ends the stream (ErrReauth) at t, when its credentials expire;
+// a zero t never.
+func (st *Stream) expireAt(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	d := t.Sub(st.svc.cfg.Now())
+	if d <= 0 {
+		st.reauth()
+		return
+	}
+	st.expiry.Store(time.AfterFunc(d, st.reauth))
+}
+
+func (st *Stream) reauth() {
+	st.reauthOnce.Do(func() {
+		st.stopping.Store(true)
+		close(st.reauthCh)
+		st.svc.metrics.Reauths.Add(1)
 		st.signal()
 	})
 }
@@ -97,9 +161,8 @@ func (st *Stream) PollOnly() {
 
 // SetWake makes the stream call f (which must not block) whenever it may
 // have something to do: events queued, a takeover, a drain, or the end of
-// its subscription. It is for a connection driven by Poll (see PollOnly),
-// and only once the stream is Live. It is safe to call while the stream
-// closes.
+// its subscription. It is for a stream driven by Poll (see PollOnly), and
+// only once it is Live. It is safe to call while the stream closes.
 func (st *Stream) SetWake(f func()) {
 	st.onSignal.Store(&f)
 	st.sub.SetNotify(f)
@@ -113,11 +176,24 @@ func (st *Stream) Poll(dst []*fanout.Event) ([]*fanout.Event, error) {
 			return dst, err
 		}
 	}
+	n := len(dst)
 	dst, err := st.sub.Poll(dst)
 	if err != nil {
 		return dst, st.subError(err)
 	}
+	st.countGaps(dst[n:])
 	return dst, nil
+}
+
+// countGaps counts the live path's gap markers: events left the stream
+// before this node read them, and the client is told so.
+func (st *Stream) countGaps(events []*fanout.Event) {
+	for _, ev := range events {
+		if ev.Gap != nil {
+			st.svc.metrics.Gaps.Add(1)
+			st.svc.announce(LifecycleGap, st, ev.Gap.After, true, ev.Gap)
+		}
+	}
 }
 
 // ended returns why the stream must stop, if it must.
@@ -127,6 +203,10 @@ func (st *Stream) ended(ctx context.Context) error {
 		return ErrTakenOver
 	case <-st.drainCh:
 		return ErrDraining
+	case <-st.reauthCh:
+		return ErrReauth
+	case <-st.endCh:
+		return ErrEnded
 	case <-ctx.Done():
 		return ctx.Err()
 	default:
@@ -174,46 +254,28 @@ func subError(err error) error {
 // Next appends the next events to write to dst and returns it. It blocks
 // until there is something to write, idle passes (it then returns dst
 // unchanged and a nil error: time for a heartbeat), or the stream ends: it
-// then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset or
-// the context's error. Events with Seq 0 are control frames (gap).
+// then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset,
+// ErrReauth, ErrEnded or the context's error.
 func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Duration) ([]*fanout.Event, error) {
 	if err := st.ended(ctx); err != nil {
 		return dst, err
 	}
-	for st.sub == nil {
-		sub, backlog, ok, err := st.svc.live.Subscribe(st.topics, st.pos, fanout.SubConfig{
-			MaxEvents: st.svc.cfg.Limits.QueueEvents,
-			MaxBytes:  st.svc.cfg.Limits.QueueBytes,
-		})
-		if err != nil {
-			return dst, subError(err)
-		}
-		if ok {
-			st.sub = sub
-			if n := len(backlog); n > 0 {
-				st.pos = backlog[n-1].Seq
-				st.svc.replayedCache.Add(uint64(n))
-				return append(dst, backlog...), nil
-			}
-			break
-		}
+	if st.sub == nil {
 		n := len(dst)
-		dst, err = st.readHistory(ctx, dst)
-		if err != nil || len(dst) > n {
-			return dst, err
-		}
-		if err := st.ended(ctx); err != nil {
+		var err error
+		if dst, err = st.catchUp(ctx, dst); err != nil || len(dst) > n || st.sub == nil {
 			return dst, err
 		}
 	}
-
 	if st.timer == nil {
 		st.timer = time.NewTimer(idle)
 	} else {
 		st.timer.Reset(idle)
 	}
 	for {
-		if dst = st.sub.Take(dst); len(dst) > 0 {
+		n := len(dst)
+		if dst = st.sub.Take(dst); len(dst) > n {
+			st.countGaps(dst[n:])
 			return dst, nil
 		}
 		select {
@@ -224,6 +286,10 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 			return dst, ErrTakenOver
 		case <-st.drainCh:
 			return dst, ErrDraining
+		case <-st.reauthCh:
+			return dst, ErrReauth
+		case <-st.endCh:
+			return dst, ErrEnded
 		case <-ctx.Done():
 			return dst, ctx.Err()
 		case <-st.timer.C:
@@ -232,25 +298,80 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 	}
 }
 
+// catchUp brings a stream that is not live yet closer: it subscribes to the
+// live path when the live path's cache can serve what the client missed
+// (appending those events), or else reads the next batch of history from
+// JetStream.
+func (st *Stream) catchUp(ctx context.Context, dst []*fanout.Event) ([]*fanout.Event, error) {
+	for st.sub == nil {
+		sub, backlog, ok, err := st.svc.live.Subscribe(st.topics, st.pos, fanout.SubConfig{
+			MaxEvents: st.svc.cfg.Limits.QueueEvents,
+			MaxBytes:  st.svc.cfg.Limits.QueueBytes,
+		}, st.trust)
+		if err != nil {
+			return dst, subError(err)
+		}
+		if ok {
+			st.sub = sub
+			if n := len(backlog); n > 0 {
+				st.pos = backlog[n-1].Seq
+				st.svc.replayedCache.Add(uint64(n))
+				dst = append(dst, backlog...)
+			}
+			// From here on events come from the live path.
+			st.liveAfter = st.pos
+			return dst, nil
+		}
+		n := len(dst)
+		dst, err = st.readHistory(ctx, dst)
+		if err != nil || len(dst) > n {
+			return dst, err
+		}
+		if err := st.ended(ctx); err != nil {
+			return dst, err
+		}
+		if !st.svc.live.Running() {
+			// The live path starts over (on a stream made again): wait a
+			// little, then read the stream's state again.
+			wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			_ = st.svc.live.WaitRunning(wctx)
+			cancel()
+		}
+	}
+	return dst, nil
+}
+
 // readHistory reads one batch of events older than this node's cache from
 // JetStream. It advances the reader past every event it read, matching or
-// not, and past everything up to the cache when no more events exist.
+// not, and past everything up to the cache when no more events exist. Each
+// batch starts with a fresh look at the stream: events it no longer holds
+// are a gap, and a stream made again ends the connection (ErrStreamReset).
 func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fanout.Event, error) {
 	svc := st.svc
 	var upTo uint64
 	if cs := svc.live.CoverStart(); cs > 0 {
 		upTo = cs - 1 // sampled before the read: the read covers at least this far
 	}
+	epoch := svc.live.Epoch()
 	state, err := svc.store.State(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, eventlog.ErrStreamNotFound):
+		return dst, ErrStreamReset
+	case err != nil:
 		return dst, ErrUnavailable
+	case st.streamID.IsZero():
+		st.streamID = state.Created
+	case !state.Created.Equal(st.streamID):
+		return dst, ErrStreamReset
 	}
-	if st.pos+1 < state.FirstSeq {
-		// Evicted while this connection was catching up.
+	view := state.View()
+	st.trust = view.Trust()
+	svc.live.Observe(view, epoch)
+	if g, pos := gapAfter(st.pos, state); g != nil {
+		// Evicted or purged while this connection was catching up.
 		svc.metrics.Gaps.Add(1)
-		g := Gap{LastEventID: formatID(st.pos), FirstAvailable: formatID(state.FirstSeq)}
-		st.pos = state.FirstSeq - 1
-		return append(dst, controlEvent(gapFrame(g))), nil
+		st.pos = pos
+		return append(dst, &fanout.Event{Gap: g}), nil
 	}
 	msgs, more, err := svc.store.ReadBatch(ctx, st.pos, st.filter, svc.cfg.Limits.ReplayBatch, 0)
 	if err != nil && len(msgs) == 0 {
@@ -260,7 +381,11 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 	for _, m := range msgs {
 		t := svc.store.Topic(m.Subject)
 		if st.topics.Match(t) {
-			dst = append(dst, fanout.NewEvent(m.Seq, t, m.Type, m.Data, m.Time))
+			typ := m.Type
+			if IsControlType(typ) {
+				typ = "" // counted where the live path reads it
+			}
+			dst = append(dst, fanout.NewEvent(m.Seq, t, typ, m.Data, m.Time))
 			n++
 		}
 		st.pos = m.Seq
@@ -272,10 +397,10 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 	return dst, nil
 }
 
-// Delivered records that n bytes were written to the client at now (unix
+// Wrote records that n bytes were written to the client at now (unix
 // nanos), completing batch: nil for a write that completed no event (a
 // heartbeat, or the part of a write that fit the socket).
-func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
+func (st *Stream) Wrote(n int, batch []*fanout.Event, now int64) {
 	var last *fanout.Event
 	events := 0
 	for _, ev := range batch {
@@ -289,12 +414,17 @@ func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
 		return
 	}
 	st.acks.wrote(n, last.Seq, now)
-	if last.Seq > st.delivered.Load() {
-		st.delivered.Store(last.Seq)
+	if last.Seq > st.written.Load() {
+		st.written.Store(last.Seq)
 	}
 	st.svc.delivered.Add(uint64(events))
-	// Sample the lag: one batch in 8 per connection.
-	if st.lagSample++; st.lagSample%8 == 1 && !last.Time.IsZero() {
+	// Sample the lag of live delivery: one batch in 8 per connection.
+	// History (from the cache or JetStream, or stored before this
+	// connection began) is not lag.
+	if st.sub == nil || last.Seq <= st.liveAfter || last.Time.IsZero() || last.Time.Before(st.began) {
+		return
+	}
+	if st.lagSample++; st.lagSample%8 == 1 {
 		st.svc.metrics.DeliveryLag.Observe(st.svc.cfg.Now().Sub(last.Time).Seconds())
 	}
 }
@@ -304,34 +434,44 @@ func (st *Stream) Delivered(n int, batch []*fanout.Event, now int64) {
 // recorded. It is idempotent.
 func (st *Stream) Close() {
 	st.closeOnce.Do(func() {
-		st.freezeAcks()
+		st.FreezeAcks()
 		if st.sub != nil {
 			st.sub.Close()
 		}
 		if st.timer != nil {
 			st.timer.Stop()
 		}
+		if t := st.expiry.Load(); t != nil {
+			t.Stop()
+		}
 		// Queued under the registry's lock: a reconnect looking for this
 		// session's position finds it attached or pending, never neither.
-		st.svc.reg.detachThen(st, func() {
-			if st.rev.Load() != 0 {
-				st.svc.keeper.detached(st.sessionID, detachment{
-					rec:         st.record(st.ackedPosition()),
+		var detachedAt uint64
+		detached := st.svc.reg.releaseThen(st, func() {
+			if st.rev.Load() != 0 && !st.wasEnded() {
+				detachedAt = st.ackedPosition()
+				st.svc.recorder.detached(st.sessionID, detachment{
+					rec:         st.record(detachedAt),
 					rev:         st.rev.Load(),
 					overlapping: st.overlapping,
 				})
 			}
 		})
+		if detached && st.rev.Load() != 0 && !st.wasEnded() {
+			st.svc.announce(LifecycleDetached, st, detachedAt, true, nil)
+		}
+		st.release()
 		st.svc.metrics.Connections.Add(-1)
 		st.svc.streams.Done()
 	})
 }
 
-// trackAcks makes the stream's recorded positions follow what the peer of
-// conn acknowledged (see ackTracker), where the system can tell.
-func (st *Stream) trackAcks(conn net.Conn) {
-	if f := bytesAcked(conn); f != nil {
-		st.acks.setAcked(f)
+// TrackAcks makes the positions recorded for the session follow what the
+// client's TCP stack acknowledged: acked reports that (see
+// pkg/platform.AckedBytes). Without it, positions are what was written.
+func (st *Stream) TrackAcks(acked func() (bytes uint64, reset bool, ok bool)) {
+	if acked != nil {
+		st.acks.setAcked(acked)
 	}
 }
 
@@ -339,34 +479,16 @@ func (st *Stream) trackAcks(conn net.Conn) {
 // the client surely had (see ackTracker).
 func (st *Stream) ackedPosition() uint64 { return st.acks.position() }
 
-// freezeAcks fixes that position when the connection ends.
-func (st *Stream) freezeAcks() { st.acks.freeze() }
+// FreezeAcks fixes that position; call it when the connection ends (the
+// socket cannot be asked after that).
+func (st *Stream) FreezeAcks() { st.acks.freeze() }
 
 // record is the session's record while this connection holds it.
 func (st *Stream) record(position uint64) eventlog.Record {
-	return eventlog.Record{Owner: st.owner, Position: position, Created: st.created, Topics: st.topics.Topics()}
-}
-
-// SessionFrame is the first event of a connection: event "session".
-func (st *Stream) SessionFrame() []byte {
-	return sse.AppendEvent(nil, sse.Event{Type: "session", Data: appendWire(nil, sessionEvent(st.Session))})
-}
-
-// TakeoverFrame tells a connection a newer one took its session.
-func (st *Stream) TakeoverFrame() []byte {
-	return sse.AppendEvent(nil, sse.Event{Type: "takeover", Data: appendWire(nil, &jetssev1.TakeoverEvent{Session: st.sessionID})})
-}
-
-func gapFrame(g Gap) []byte {
-	return sse.AppendEvent(nil, sse.Event{Type: "gap", Data: appendWire(nil, gapEvent(g))})
-}
-
-// GapFrame returns the gap event to send before any replayed event, or nil.
-func (st *Stream) GapFrame() []byte {
-	if st.Session.Gap == nil {
-		return nil
+	return eventlog.Record{
+		Claim: st.claim, Position: position, Created: st.created,
+		Reconnects: st.reconnects, Subject: st.subject, Topics: st.topics.Topics(),
 	}
-	return gapFrame(*st.Session.Gap)
 }
 
 func formatID(seq uint64) string { return strconv.FormatUint(seq, 10) }

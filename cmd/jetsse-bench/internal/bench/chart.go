@@ -13,8 +13,8 @@ import (
 // ChartOptions configure WriteChart.
 type ChartOptions struct {
 	Title string
-	// Goals draws DESIGN.md's targets (3 µs per delivery, 16 KiB per
-	// session) as dashed lines.
+	// Goals draws the goals docs/benchmarks.md measures against (3 µs
+	// per delivery, 16 KiB per idle session) as dashed lines.
 	Goals bool
 }
 

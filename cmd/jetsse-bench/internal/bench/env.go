@@ -1,16 +1,11 @@
 package bench
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -35,9 +30,8 @@ type Env struct {
 	Publish PublishConfig
 	// Procs are the server's processes, for CPU and memory.
 	Procs Procs
-	// Progress receives a status line every ProgressEvery (nil: none).
-	Progress      io.Writer
-	ProgressEvery time.Duration
+	// Progress receives a status line every second (nil: none).
+	Progress io.Writer
 	// Timeout bounds each scenario run.
 	Timeout time.Duration
 	// Drain is how long a run waits for deliveries that make no progress
@@ -92,23 +86,19 @@ func RunTopic(scenario string) string {
 	return "bench." + scenario + "." + hex.EncodeToString(b[:])
 }
 
-// startProgress writes status() to e.Progress every e.ProgressEvery until
-// the returned stop is called; stop writes a last line and waits for the
+// startProgress writes status() to e.Progress every second until the
+// returned stop is called; stop writes a last line and waits for the
 // goroutine.
 func (e *Env) startProgress(status func() string) (stop func()) {
 	if e.Progress == nil {
 		return func() {}
-	}
-	every := e.ProgressEvery
-	if every <= 0 {
-		every = time.Second
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(every)
+		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
@@ -127,80 +117,6 @@ func (e *Env) startProgress(status func() string) (stop func()) {
 			wg.Wait()
 		})
 	}
-}
-
-// CheckLoopback returns an error unless every host in the URLs (or
-// host:port addresses) is a loopback address or resolves only to loopback
-// addresses.
-func CheckLoopback(ctx context.Context, targets ...string) error {
-	for _, t := range targets {
-		if t == "" {
-			continue
-		}
-		for _, one := range strings.Split(t, ",") {
-			host, err := hostOf(strings.TrimSpace(one))
-			if err != nil {
-				return err
-			}
-			if err := loopbackHost(ctx, host); err != nil {
-				return fmt.Errorf("%s: %w", one, err)
-			}
-		}
-	}
-	return nil
-}
-
-func hostOf(s string) (string, error) {
-	if strings.Contains(s, "://") {
-		u, err := url.Parse(s)
-		if err != nil {
-			return "", err
-		}
-		return u.Hostname(), nil
-	}
-	host, _, err := net.SplitHostPort(s)
-	if err != nil {
-		return "", fmt.Errorf("%q is neither a URL nor host:port", s)
-	}
-	return host, nil
-}
-
-func loopbackHost(ctx context.Context, host string) error {
-	if ip := net.ParseIP(host); ip != nil {
-		if !ip.IsLoopback() {
-			return fmt.Errorf("%s is not a loopback address (pass --allow-remote to allow it)", host)
-		}
-		return nil
-	}
-	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil {
-		return err
-	}
-	for _, a := range addrs {
-		if !a.IP.IsLoopback() {
-			return fmt.Errorf("%s resolves to %s, not a loopback address (pass --allow-remote to allow it)", host, a.IP)
-		}
-	}
-	if len(addrs) == 0 {
-		return fmt.Errorf("%s resolves to nothing", host)
-	}
-	return nil
-}
-
-// RaiseFDLimit raises the soft RLIMIT_NOFILE to the hard limit and returns
-// the new soft limit.
-func RaiseFDLimit() (uint64, error) {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-		return 0, err
-	}
-	if r.Cur < r.Max {
-		r.Cur = r.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-			return 0, err
-		}
-	}
-	return r.Cur, nil
 }
 
 // sumRecv returns the new events received over clients.

@@ -56,8 +56,9 @@ type FanoutResult struct {
 	CPUUsPerDelivery *float64 `json:"server_cpu_us_per_delivery"`
 	ServerRSSKiB     *uint64  `json:"server_rss_kib"`
 	// ToolCPUS is this tool's own CPU over the same window, to tell
-	// whether the tool itself was the bottleneck.
-	ToolCPUS float64 `json:"tool_cpu_s"`
+	// whether the tool itself was the bottleneck; null where it cannot be
+	// read (no Linux /proc).
+	ToolCPUS *float64 `json:"tool_cpu_s"`
 }
 
 // Fanout attaches p.N subscribers to a fresh topic, publishes p.K events
@@ -117,7 +118,7 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	if err != nil {
 		return nil, err
 	}
-	tool0, _ := self.CPUSeconds()
+	tool0, toolErr := self.CPUSeconds()
 	start := time.Now()
 	complete := true
 	driveErr := Drive(ctx, pub, ledger, PublishPlan{
@@ -130,33 +131,16 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	published := time.Since(start)
 
 	// Every subscriber must now reach the last acknowledged sequence.
-	goal := ledger.MaxSeq(env.SSE.Seq)
-	for _, c := range clients {
-		c.SetTarget(goal)
-	}
-	watch := newProgressWatch(env.drain())
-	stalled := false
-	if goal == 0 {
-		complete = false // nothing was acknowledged: nothing to wait for
-	} else if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
-		recv, _ := sumRecv(clients)
-		// With publisher counters the highest one may arrive before
-		// others published concurrently: wait for the count too.
-		if fleet.Caught.Load() >= res.Subscribers &&
-			(env.SSE.Seq != SeqData || recv >= ledger.Acked.Load()*uint64(res.Subscribers)) {
-			return true
-		}
-		stalled = watch.stalled(recv)
-		return stalled
-	}); err != nil || stalled {
+	if !waitDelivered(ctx, env, fleet, ledger, clients, res.Subscribers) {
 		complete = false
 	}
 	cpu1, err := cpuNow(env.Procs)
 	if err != nil {
 		return nil, err
 	}
-	tool1, _ := self.CPUSeconds()
-	res.ToolCPUS = round3(tool1 - tool0)
+	if tool1, err := self.CPUSeconds(); err == nil && toolErr == nil {
+		res.ToolCPUS = ptr(round3(tool1 - tool0))
+	}
 	if env.Procs.Enabled() {
 		rss, err := env.Procs.RSSKiB()
 		if err != nil {
@@ -168,6 +152,43 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	fleet.Wait()
 	stopProgress()
 
+	res.tally(env, fleet, ledger, clients, start, published, cpu1-cpu0)
+	res.finish(complete)
+	return res, nil
+}
+
+// waitDelivered sets every subscriber's target to the last acknowledged
+// sequence and waits until all of them (subscribers attached) reach it, or
+// deliveries stall; it reports whether they all did. Nothing acknowledged
+// is nothing to wait for, and incomplete.
+func waitDelivered(ctx context.Context, env *Env, fleet *Fleet, ledger *Ledger, clients []*Client, subscribers int64) bool {
+	goal := ledger.MaxSeq(env.SSE.Seq)
+	for _, c := range clients {
+		c.SetTarget(goal)
+	}
+	if goal == 0 {
+		return false
+	}
+	watch := newProgressWatch(env.drain())
+	stalled := false
+	err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
+		recv, _ := sumRecv(clients)
+		// With publisher counters the highest one may arrive before
+		// others published concurrently: wait for the count too.
+		if fleet.Caught.Load() >= subscribers &&
+			(env.SSE.Seq != SeqData || recv >= ledger.Acked.Load()*uint64(subscribers)) {
+			return true
+		}
+		stalled = watch.stalled(recv)
+		return stalled
+	})
+	return err == nil && !stalled
+}
+
+// tally fills the result's counts, rates, latencies and errors once every
+// subscriber has ended. Publishing started at start and took published;
+// cpu is the server's CPU seconds over the publish-and-deliver window.
+func (res *FanoutResult) tally(env *Env, fleet *Fleet, ledger *Ledger, clients []*Client, start time.Time, published time.Duration, cpu float64) {
 	res.Sent, res.Acked, res.PublishFailed = ledger.Sent.Load(), ledger.Acked.Load(), ledger.Failed.Load()
 	res.Expected = res.Acked * uint64(res.Subscribers)
 	var last int64
@@ -194,13 +215,11 @@ func Fanout(ctx context.Context, env *Env, p FanoutParams) (*FanoutResult, error
 	res.Latency = fleet.Hist.Summary()
 	res.AckLatency, res.ReceivedBeforeAck = fleet.AckHist.Summary(), fleet.BeforeAck.Load()
 	if env.Procs.Enabled() {
-		res.ServerCPUS = ptr(round3(cpu1 - cpu0))
+		res.ServerCPUS = ptr(round3(cpu))
 		if res.Delivered > 0 {
-			res.CPUUsPerDelivery = ptr(round3((cpu1 - cpu0) * 1e6 / float64(res.Delivered)))
+			res.CPUUsPerDelivery = ptr(round3((cpu) * 1e6 / float64(res.Delivered)))
 		}
 	}
 	res.addErrors(fleet.Errors())
 	res.addErrors(ledger.Errors())
-	res.finish(complete)
-	return res, nil
 }

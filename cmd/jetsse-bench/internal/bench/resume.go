@@ -112,6 +112,9 @@ func Resume(ctx context.Context, env *Env, p ResumeParams) (*ResumeResult, error
 	return res, nil
 }
 
+// resumeOnce measures one sample with a fresh session and topic: warm-up,
+// M missed events, reconnect. The bool is false when the session did not
+// catch up; its errors and gaps are added to res.
 func resumeOnce(ctx context.Context, env *Env, p ResumeParams, recv *atomic.Int64, res *ResumeResult) (ResumeSample, bool, error) {
 	var s ResumeSample
 	topic := RunTopic("resume")
@@ -133,31 +136,9 @@ func resumeOnce(ctx context.Context, env *Env, p ResumeParams, recv *atomic.Int6
 	defer func() { res.addErrors(ledger.Errors()) }()
 	c := fleet.NewClient(0, topic)
 
-	// Attach and receive the warm-up events.
-	ctx1, stop1 := context.WithCancel(ctx)
-	defer stop1()
-	fleet.Start(ctx1, c)
-	if err := fleet.WaitFor(ctx, 50*time.Millisecond, func() bool {
-		return fleet.Ready.Load()+fleet.Failed.Load() > 0
-	}); err != nil || fleet.Ready.Load() == 0 {
-		stop1()
-		fleet.Wait()
-		return s, false, fmt.Errorf("attaching: %v %v", err, fleet.Errors())
-	}
-	if err := publishAll(ctx, pub, ledger, topic, 1, p.Warmup, p.Size); err != nil {
+	if err := resumeWarmup(ctx, env, p, fleet, c, pub, ledger, topic); err != nil {
 		return s, false, err
 	}
-	c.SetTarget(ledger.MaxSeq(env.SSE.Seq))
-	watch := newProgressWatch(env.drain())
-	if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
-		return c.CaughtAt.Load() != 0 || watch.stalled(c.Recv.Load())
-	}); err != nil || c.CaughtAt.Load() == 0 {
-		stop1()
-		fleet.Wait()
-		return s, false, fmt.Errorf("receiving %d warm-up events (got %d): %v", p.Warmup, c.Recv.Load(), err)
-	}
-	stop1()
-	fleet.Wait()
 
 	// Miss M events.
 	before, dupBefore := c.Recv.Load(), c.Dup.Load()
@@ -175,22 +156,13 @@ func resumeOnce(ctx context.Context, env *Env, p ResumeParams, recv *atomic.Int6
 	s.Expected = int(ledger2.Acked.Load())
 
 	// Reconnect.
-	switch p.Mode {
-	case ResumeLastEventID:
-		c.PresentID, c.PresentToken = true, TokenCookie
-	case ResumeIDOnly:
-		c.PresentID, c.PresentToken = true, TokenNone
-	case ResumeCookie:
-		c.PresentID, c.PresentToken = false, TokenCookie
-	case ResumeHeader:
-		c.PresentID, c.PresentToken = false, TokenHeader
-	}
+	presentFor(c, p.Mode)
 	c.ResetPhase()
 	c.SetTarget(ledger2.MaxSeq(env.SSE.Seq))
 	ctx2, stop2 := context.WithCancel(ctx)
 	defer stop2()
 	fleet.Start(ctx2, c)
-	watch = newProgressWatch(env.drain())
+	watch := newProgressWatch(env.drain())
 	complete := true
 	if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
 		n := c.Recv.Load()
@@ -213,6 +185,50 @@ func resumeOnce(ctx context.Context, env *Env, p ResumeParams, recv *atomic.Int6
 		s.EventsPerS = round3(float64(s.Received) / time.Duration(at-req).Seconds())
 	}
 	return s, complete, nil
+}
+
+// resumeWarmup attaches c, a new session, publishes p.Warmup events and
+// waits until c has them; then c's connection ends.
+func resumeWarmup(ctx context.Context, env *Env, p ResumeParams, fleet *Fleet, c *Client, pub Publisher, ledger *Ledger, topic string) error {
+	ctx1, stop1 := context.WithCancel(ctx)
+	defer stop1()
+	fleet.Start(ctx1, c)
+	if err := fleet.WaitFor(ctx, 50*time.Millisecond, func() bool {
+		return fleet.Ready.Load()+fleet.Failed.Load() > 0
+	}); err != nil || fleet.Ready.Load() == 0 {
+		stop1()
+		fleet.Wait()
+		return fmt.Errorf("attaching: %v %v", err, fleet.Errors())
+	}
+	if err := publishAll(ctx, pub, ledger, topic, 1, p.Warmup, p.Size); err != nil {
+		return err
+	}
+	c.SetTarget(ledger.MaxSeq(env.SSE.Seq))
+	watch := newProgressWatch(env.drain())
+	if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
+		return c.CaughtAt.Load() != 0 || watch.stalled(c.Recv.Load())
+	}); err != nil || c.CaughtAt.Load() == 0 {
+		stop1()
+		fleet.Wait()
+		return fmt.Errorf("receiving %d warm-up events (got %d): %v", p.Warmup, c.Recv.Load(), err)
+	}
+	stop1()
+	fleet.Wait()
+	return nil
+}
+
+// presentFor sets what c's reconnect presents in mode.
+func presentFor(c *Client, mode string) {
+	switch mode {
+	case ResumeLastEventID:
+		c.PresentID, c.PresentToken = true, TokenCookie
+	case ResumeIDOnly:
+		c.PresentID, c.PresentToken = true, TokenNone
+	case ResumeCookie:
+		c.PresentID, c.PresentToken = false, TokenCookie
+	case ResumeHeader:
+		c.PresentID, c.PresentToken = false, TokenHeader
+	}
 }
 
 // publishAll publishes n events to topic, counters from first on, as fast

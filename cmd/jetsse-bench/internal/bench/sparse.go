@@ -77,40 +77,8 @@ func Sparse(ctx context.Context, env *Env, p SparseParams) (*SparseResult, error
 	})
 	defer stopProgress()
 
-	busy := make([]string, p.BusyTopics)
-	for i := range busy {
-		busy[i] = base + ".busy." + strconv.Itoa(i)
-	}
-	every := uint64(p.Every)
-	start := time.Now()
-	if err := Drive(ctx, pub, ledger, PublishPlan{
-		Topic: func(n uint64) string {
-			if n%every == 0 {
-				return res.Topic
-			}
-			return busy[n%uint64(len(busy))]
-		},
-		Count: uint64(p.Total), Size: p.Size,
-	}); err != nil {
+	if err := res.prefill(ctx, pub, ledger, base); err != nil {
 		return nil, err
-	}
-	if err := pub.Flush(ctx); err != nil {
-		return nil, err
-	}
-	res.PrefillS = secs(time.Since(start))
-	res.Prefilled = ledger.Acked.Load()
-	res.addErrors(ledger.Errors())
-	for _, a := range ledger.Acks() {
-		if res.FirstID == 0 || a.ID < res.FirstID {
-			res.FirstID = a.ID
-		}
-		if a.N%every == 0 {
-			res.SparseEvents++
-			res.LastID = max(res.LastID, a.ID)
-		}
-	}
-	if res.FirstID == 0 || res.SparseEvents == 0 {
-		return nil, fmt.Errorf("pre-fill failed: %d acknowledged, errors %v", res.Prefilled, ledger.Errors())
 	}
 
 	cpu0, err := cpuNow(env.Procs)
@@ -121,39 +89,16 @@ func Sparse(ctx context.Context, env *Env, p SparseParams) (*SparseResult, error
 	var catch, first []float64
 	for i := range p.Repeat {
 		run.Store(int64(i + 1))
-		fleet, err := NewFleet(FleetConfig{SSE: env.SSE})
+		catchMs, firstMs, ok, err := res.catchUp(ctx, env, &recv)
 		if err != nil {
 			return nil, err
 		}
-		c := fleet.NewClient(0, res.Topic)
-		c.PresentID = true
-		c.LastEventID = strconv.AppendUint(nil, res.FirstID-1, 10)
-		c.SetTarget(res.LastID)
-		cctx, stop := context.WithCancel(ctx)
-		fleet.Start(cctx, c)
-		watch := newProgressWatch(env.drain())
-		err = fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
-			n := c.Recv.Load()
-			recv.Store(int64(n))
-			return c.CaughtAt.Load() != 0 || fleet.Running.Load() == 0 || watch.stalled(n)
-		})
-		stop()
-		fleet.Wait()
-		res.addErrors(fleet.Errors())
-		res.Gaps += fleet.Gaps.Load()
-		got := c.Recv.Load()
-		res.Received += got
-		res.Dup += c.Dup.Load()
-		if uint64(res.SparseEvents) > got {
-			res.Lost += uint64(res.SparseEvents) - got
-		}
-		req, at := c.RequestAt.Load(), c.CaughtAt.Load()
-		if err != nil || at == 0 {
+		if !ok {
 			complete = false
 			continue
 		}
-		catch = append(catch, nanosToMs(at-req))
-		first = append(first, nanosToMs(c.FirstAt.Load()-req))
+		catch = append(catch, catchMs)
+		first = append(first, firstMs)
 	}
 	cpu1, err := cpuNow(env.Procs)
 	if err != nil {
@@ -170,4 +115,85 @@ func Sparse(ctx context.Context, env *Env, p SparseParams) (*SparseResult, error
 	}
 	res.finish(complete)
 	return res, nil
+}
+
+// prefill publishes p.Total events, one in p.Every to the sparse topic and
+// the others round-robin to the busy topics <base>.busy.<i>, and records
+// the first pre-filled id and the last sparse one.
+func (res *SparseResult) prefill(ctx context.Context, pub Publisher, ledger *Ledger, base string) error {
+	p := res.Params
+	busy := make([]string, p.BusyTopics)
+	for i := range busy {
+		busy[i] = base + ".busy." + strconv.Itoa(i)
+	}
+	every := uint64(p.Every)
+	start := time.Now()
+	if err := Drive(ctx, pub, ledger, PublishPlan{
+		Topic: func(n uint64) string {
+			if n%every == 0 {
+				return res.Topic
+			}
+			return busy[n%uint64(len(busy))]
+		},
+		Count: uint64(p.Total), Size: p.Size,
+	}); err != nil {
+		return err
+	}
+	if err := pub.Flush(ctx); err != nil {
+		return err
+	}
+	res.PrefillS = secs(time.Since(start))
+	res.Prefilled = ledger.Acked.Load()
+	res.addErrors(ledger.Errors())
+	for _, a := range ledger.Acks() {
+		if res.FirstID == 0 || a.ID < res.FirstID {
+			res.FirstID = a.ID
+		}
+		if a.N%every == 0 {
+			res.SparseEvents++
+			res.LastID = max(res.LastID, a.ID)
+		}
+	}
+	if res.FirstID == 0 || res.SparseEvents == 0 {
+		return fmt.Errorf("pre-fill failed: %d acknowledged, errors %v", res.Prefilled, ledger.Errors())
+	}
+	return nil
+}
+
+// catchUp measures one new session that subscribes to the sparse topic
+// with Last-Event-ID = first id - 1 and adds what it received to the
+// result. ok is false when it did not reach the last sparse event; then
+// the times are zero.
+func (res *SparseResult) catchUp(ctx context.Context, env *Env, recv *atomic.Int64) (catchMs, firstMs float64, ok bool, err error) {
+	fleet, err := NewFleet(FleetConfig{SSE: env.SSE})
+	if err != nil {
+		return 0, 0, false, err
+	}
+	c := fleet.NewClient(0, res.Topic)
+	c.PresentID = true
+	c.LastEventID = strconv.AppendUint(nil, res.FirstID-1, 10)
+	c.SetTarget(res.LastID)
+	cctx, stop := context.WithCancel(ctx)
+	fleet.Start(cctx, c)
+	watch := newProgressWatch(env.drain())
+	err = fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
+		n := c.Recv.Load()
+		recv.Store(int64(n))
+		return c.CaughtAt.Load() != 0 || fleet.Running.Load() == 0 || watch.stalled(n)
+	})
+	stop()
+	fleet.Wait()
+	res.addErrors(fleet.Errors())
+	res.Gaps += fleet.Gaps.Load()
+	got := c.Recv.Load()
+	res.Received += got
+	res.Dup += c.Dup.Load()
+	if uint64(res.SparseEvents) > got {
+		res.Lost += uint64(res.SparseEvents) - got
+	}
+	req, at := c.RequestAt.Load(), c.CaughtAt.Load()
+	if err != nil || at == 0 {
+		return 0, 0, false, nil
+	}
+	return nanosToMs(at - req), nanosToMs(c.FirstAt.Load() - req), true, nil
 }

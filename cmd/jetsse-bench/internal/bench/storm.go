@@ -67,8 +67,82 @@ func Storm(ctx context.Context, env *Env, p StormParams) (*StormResult, error) {
 	if p.N <= 0 || p.Rate <= 0 {
 		return nil, errors.New("storm needs n > 0 and rate > 0")
 	}
-	var presentID bool
-	var via TokenVia
+	presentID, via, err := stormPresent(&p)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, env.Timeout)
+	defer cancel()
+	s, err := newStorm(env, p)
+	if err != nil {
+		return nil, err
+	}
+	defer s.pub.Close()
+	stopProgress := env.startProgress(s.status)
+	defer stopProgress()
+
+	// Phase 1: attach every session, publish until the end, and wait until
+	// every session has an event.
+	ctx1, stop1 := context.WithCancel(ctx)
+	defer stop1()
+	waitAll := func() {
+		stop1()
+		s.fleet.Wait()
+	}
+	if err := s.attach(ctx, ctx1); err != nil {
+		waitAll()
+		return nil, fmt.Errorf("attaching %d sessions (%d attached): %w", p.N, s.fleet.Ready.Load(), err)
+	}
+	stopPublisher := s.publish(ctx)
+	defer stopPublisher()
+	if err := s.warm(ctx); err != nil {
+		waitAll()
+		return nil, fmt.Errorf("waiting for a first event on every session: %w", err)
+	}
+
+	// Phase 2, the storm: drop everything, then reconnect spread over
+	// Within.
+	s.setPhase("storm")
+	s.start = time.Now()
+	cpu0, err := cpuNow(env.Procs)
+	if err != nil {
+		waitAll()
+		return nil, err
+	}
+	waitAll()
+	s.drop(presentID, via)
+	ctx2, stop2 := context.WithCancel(ctx)
+	defer stop2()
+	schedDone := s.reconnect(ctx2)
+	phase2Done := func() {
+		stop2()
+		<-schedDone
+		s.fleet.Wait()
+	}
+	complete := s.waitCaughtUp(ctx)
+	cpu1, err := cpuNow(env.Procs)
+	if err != nil {
+		phase2Done()
+		return nil, err
+	}
+
+	// Phase 3: stop publishing and let every session receive the rest.
+	s.setPhase("drain")
+	stopPublisher()
+	if !s.drain(ctx) {
+		complete = false
+	}
+	phase2Done()
+	stopProgress()
+
+	s.tally(cpu1 - cpu0)
+	s.res.finish(complete)
+	return s.res, nil
+}
+
+// stormPresent returns what reconnecting sessions present for p.Present,
+// which it sets to "both" when empty.
+func stormPresent(p *StormParams) (presentID bool, via TokenVia, err error) {
 	switch p.Present {
 	case "both", "":
 		p.Present, presentID, via = "both", true, TokenHeader
@@ -77,173 +151,209 @@ func Storm(ctx context.Context, env *Env, p StormParams) (*StormResult, error) {
 	case "token":
 		via = TokenHeader
 	default:
-		return nil, fmt.Errorf("storm present %q is not both, id or token", p.Present)
+		return false, TokenNone, fmt.Errorf("storm present %q is not both, id or token", p.Present)
 	}
-	ctx, cancel := context.WithTimeout(ctx, env.Timeout)
-	defer cancel()
-	res := &StormResult{Header: env.header("storm"), Topic: RunTopic("storm")}
-	res.Params.StormParams, res.Params.WithinS = p, p.Within.Seconds()
-	mode := env.SSE.Seq
+	return presentID, via, nil
+}
 
+// storm is the state of one Storm run, shared by its phases. Its methods
+// run on Storm's goroutine, except status (progress lines).
+type storm struct {
+	env     *Env
+	p       StormParams
+	mode    SeqMode
+	res     *StormResult
+	fleet   *Fleet
+	ledger  *Ledger
+	pub     Publisher
+	clients []*Client
+
+	phaseMu sync.Mutex
+	phase   string // for progress lines
+
+	// Set when the connections are dropped.
+	start time.Time // the drop
+	part  []*Client // the sessions attached before it, which reconnect
+	// Per client index: last sequence, new events and duplicates before
+	// the drop.
+	lastBefore, recvBefore, dupBefore []uint64
+	before                            stormCounts
+}
+
+// stormCounts are the fleet's counters at the drop.
+type stormCounts struct {
+	http, conn, retry, gaps, takeovers, notResumed, ready int64
+}
+
+// newStorm makes the run's result, fleet, publisher and clients; the
+// clients present their last id and the Jetsse-Session header.
+func newStorm(env *Env, p StormParams) (*storm, error) {
+	s := &storm{
+		env: env, p: p, mode: env.SSE.Seq, phase: "attach",
+		res: &StormResult{Header: env.header("storm"), Topic: RunTopic("storm")},
+	}
+	s.res.Params.StormParams, s.res.Params.WithinS = p, p.Within.Seconds()
 	fleet, err := NewFleet(FleetConfig{SSE: env.SSE, Reconnect: true, MaxRetries: 5})
 	if err != nil {
 		return nil, err
 	}
-	ledger := &Ledger{}
-	pub, err := env.NewPublisher(ledger)
-	if err != nil {
+	s.fleet, s.ledger = fleet, &Ledger{}
+	if s.pub, err = env.NewPublisher(s.ledger); err != nil {
 		return nil, err
 	}
-	defer pub.Close()
-
-	phase := "attach"
-	var phaseMu sync.Mutex
-	setPhase := func(s string) { phaseMu.Lock(); phase = s; phaseMu.Unlock() }
-	clients := make([]*Client, p.N)
-	stopProgress := env.startProgress(func() string {
-		phaseMu.Lock()
-		ph := phase
-		phaseMu.Unlock()
-		recv, dup := sumRecv(clients)
-		return fmt.Sprintf("storm N=%d phase=%s attached=%d running=%d caught=%d published=%d recv=%d dup=%d http_errors=%d conn_errors=%d",
-			p.N, ph, fleet.Ready.Load(), fleet.Running.Load(), fleet.Caught.Load(), ledger.Acked.Load(),
-			recv, dup, fleet.HTTPErrors.Load(), fleet.ConnErrors.Load())
-	})
-	defer stopProgress()
-
-	// Phase 1: attach every session.
-	ctx1, stop1 := context.WithCancel(ctx)
-	defer stop1()
-	for i := range clients {
-		c := fleet.NewClient(i, res.Topic)
+	s.clients = make([]*Client, p.N)
+	for i := range s.clients {
+		c := fleet.NewClient(i, s.res.Topic)
 		c.PresentID, c.PresentToken = true, TokenHeader
-		clients[i] = c
-		fleet.Start(ctx1, c)
+		s.clients[i] = c
 	}
-	waitAll := func() {
-		stop1()
-		fleet.Wait()
-	}
-	if err := fleet.WaitFor(ctx, 100*time.Millisecond, func() bool {
-		return fleet.Ready.Load()+fleet.Failed.Load() >= int64(p.N)
-	}); err != nil {
-		waitAll()
-		return nil, fmt.Errorf("attaching %d sessions (%d attached): %w", p.N, fleet.Ready.Load(), err)
-	}
+	return s, nil
+}
 
-	// Publish until the end, and wait until every session has an event.
+func (s *storm) setPhase(ph string) {
+	s.phaseMu.Lock()
+	s.phase = ph
+	s.phaseMu.Unlock()
+}
+
+// status is the progress line.
+func (s *storm) status() string {
+	s.phaseMu.Lock()
+	ph := s.phase
+	s.phaseMu.Unlock()
+	f := s.fleet
+	recv, dup := sumRecv(s.clients)
+	return fmt.Sprintf("storm N=%d phase=%s attached=%d running=%d caught=%d published=%d recv=%d dup=%d http_errors=%d conn_errors=%d",
+		s.p.N, ph, f.Ready.Load(), f.Running.Load(), f.Caught.Load(), s.ledger.Acked.Load(),
+		recv, dup, f.HTTPErrors.Load(), f.ConnErrors.Load())
+}
+
+// attach starts every client under runCtx and waits, bounded by ctx,
+// until each attached or gave up.
+func (s *storm) attach(ctx, runCtx context.Context) error {
+	for _, c := range s.clients {
+		s.fleet.Start(runCtx, c)
+	}
+	return s.fleet.WaitFor(ctx, 100*time.Millisecond, func() bool {
+		return s.fleet.Ready.Load()+s.fleet.Failed.Load() >= int64(s.p.N)
+	})
+}
+
+// publish publishes at p.Rate until the run's end, and returns the
+// function that stops publishing and waits for it (it may be called more
+// than once).
+func (s *storm) publish(ctx context.Context) (stop func()) {
 	pubCtx, stopPub := context.WithCancel(ctx)
 	pubDone := make(chan error, 1)
 	go func() {
-		pubDone <- Drive(pubCtx, pub, ledger, PublishPlan{
-			Topic: func(uint64) string { return res.Topic },
-			Count: uint64(p.Rate*env.Timeout.Seconds()) + 1, Rate: p.Rate, Size: p.Size,
+		pubDone <- Drive(pubCtx, s.pub, s.ledger, PublishPlan{
+			Topic: func(uint64) string { return s.res.Topic },
+			Count: uint64(s.p.Rate*s.env.Timeout.Seconds()) + 1, Rate: s.p.Rate, Size: s.p.Size,
 		})
 	}()
-	var stopOnce sync.Once
-	stopPublisher := func() { stopOnce.Do(func() { stopPub(); <-pubDone }) }
-	defer stopPublisher()
-	setPhase("warm")
-	if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
+	var once sync.Once
+	return func() { once.Do(func() { stopPub(); <-pubDone }) }
+}
+
+// warm waits until every attached session has received an event.
+func (s *storm) warm(ctx context.Context) error {
+	s.setPhase("warm")
+	return s.fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
 		var n int64
-		for _, c := range clients {
+		for _, c := range s.clients {
 			if c.Recv.Load() > 0 {
 				n++
 			}
 		}
-		return n >= fleet.Ready.Load()
-	}); err != nil {
-		waitAll()
-		return nil, fmt.Errorf("waiting for a first event on every session: %w", err)
-	}
+		return n >= s.fleet.Ready.Load()
+	})
+}
 
-	// The storm: drop everything, then reconnect spread over Within.
-	setPhase("storm")
-	stormStart := time.Now()
-	cpu0, err := cpuNow(env.Procs)
-	if err != nil {
-		waitAll()
-		return nil, err
-	}
-	waitAll()
-	var part []*Client
-	lastBefore := make([]uint64, p.N)
-	recvBefore := make([]uint64, p.N)
-	dupBefore := make([]uint64, p.N)
-	for i, c := range clients {
-		lastBefore[i], recvBefore[i], dupBefore[i] = c.LastSeq.Load(), c.Recv.Load(), c.Dup.Load()
+// drop runs once every connection has ended: it records where each
+// session was and the fleet's counters, and readies the sessions that were
+// attached to reconnect presenting presentID and via.
+func (s *storm) drop(presentID bool, via TokenVia) {
+	n := len(s.clients)
+	s.lastBefore, s.recvBefore, s.dupBefore = make([]uint64, n), make([]uint64, n), make([]uint64, n)
+	for i, c := range s.clients {
+		s.lastBefore[i], s.recvBefore[i], s.dupBefore[i] = c.LastSeq.Load(), c.Recv.Load(), c.Dup.Load()
 		if c.Attached() {
-			part = append(part, c)
+			s.part = append(s.part, c)
 		}
 	}
-	res.Sessions = int64(len(part))
-	http0, conn0, retry0 := fleet.HTTPErrors.Load(), fleet.ConnErrors.Load(), fleet.Reconnects.Load()
-	gaps0, take0, notRes0 := fleet.Gaps.Load(), fleet.Takeovers.Load(), fleet.NotResumed.Load()
-	ready0 := fleet.Ready.Load()
-	fleet.Caught.Store(0)
-	for _, c := range part {
+	s.res.Sessions = int64(len(s.part))
+	f := s.fleet
+	s.before = stormCounts{
+		http: f.HTTPErrors.Load(), conn: f.ConnErrors.Load(), retry: f.Reconnects.Load(),
+		gaps: f.Gaps.Load(), takeovers: f.Takeovers.Load(), notResumed: f.NotResumed.Load(),
+		ready: f.Ready.Load(),
+	}
+	f.Caught.Store(0)
+	for _, c := range s.part {
 		c.ResetPhase()
 		c.PresentID, c.PresentToken = presentID, via
 	}
+}
 
+// reconnect starts the dropped sessions again under ctx, reconnect i at
+// start + i × Within / len(part), each caught up at the last sequence
+// acknowledged by then (and at least one above its last). The returned
+// channel is closed once every reconnect started or ctx ended.
+func (s *storm) reconnect(ctx context.Context) <-chan struct{} {
 	// A real storm is not throttled: only the spread over Within limits the
 	// reconnect rate (up to the usual accept queue length in flight).
-	fleet.SetDialConcurrency(max(env.SSE.DialConcurrency, 4096))
-	ctx2, stop2 := context.WithCancel(ctx)
-	defer stop2()
-	schedDone := make(chan struct{})
+	s.fleet.SetDialConcurrency(max(s.env.SSE.DialConcurrency, 4096))
+	done := make(chan struct{})
 	go func() {
-		defer close(schedDone)
+		defer close(done)
 		t := time.NewTimer(time.Hour)
 		defer t.Stop()
-		for i, c := range part {
-			due := stormStart.Add(time.Duration(int64(p.Within) * int64(i) / int64(len(part))))
+		for i, c := range s.part {
+			due := s.start.Add(time.Duration(int64(s.p.Within) * int64(i) / int64(len(s.part))))
 			if d := time.Until(due); d > 0 {
 				t.Reset(d)
 				select {
-				case <-ctx2.Done():
+				case <-ctx.Done():
 					return
 				case <-t.C:
 				}
 			}
-			c.SetTarget(max(ledger.MaxSeq(mode), lastBefore[c.idx]+1))
-			fleet.Start(ctx2, c)
+			c.SetTarget(max(s.ledger.MaxSeq(s.mode), s.lastBefore[c.idx]+1))
+			s.fleet.Start(ctx, c)
 		}
 	}()
-	phase2Done := func() {
-		stop2()
-		<-schedDone
-		fleet.Wait()
-	}
-	complete := true
-	watch := newProgressWatch(env.drain())
-	if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
-		if fleet.Caught.Load() >= int64(len(part)) {
+	return done
+}
+
+// waitCaughtUp waits until every reconnected session is caught up, or,
+// after Within, until deliveries stall; it reports whether all were.
+func (s *storm) waitCaughtUp(ctx context.Context) bool {
+	watch := newProgressWatch(s.env.drain())
+	err := s.fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
+		if s.fleet.Caught.Load() >= int64(len(s.part)) {
 			return true
 		}
-		recv, _ := sumRecv(clients)
-		return watch.stalled(recv) && time.Since(stormStart) > p.Within
-	}); err != nil || fleet.Caught.Load() < int64(len(part)) {
-		complete = false
-	}
-	cpu1, err := cpuNow(env.Procs)
-	if err != nil {
-		phase2Done()
-		return nil, err
-	}
+		recv, _ := sumRecv(s.clients)
+		return watch.stalled(recv) && time.Since(s.start) > s.p.Within
+	})
+	return err == nil && s.fleet.Caught.Load() >= int64(len(s.part))
+}
 
-	// Stop publishing and let every session receive the rest.
-	setPhase("drain")
-	stopPublisher()
-	if err := pub.Flush(ctx); err != nil {
+// drain runs once publishing stopped: it waits for the last
+// acknowledgements, then until every reconnected session has the last
+// acknowledged event or deliveries stall. It reports whether both
+// completed.
+func (s *storm) drain(ctx context.Context) bool {
+	complete := true
+	if err := s.pub.Flush(ctx); err != nil {
 		complete = false
 	}
-	final := ledger.MaxSeq(mode)
-	watch = newProgressWatch(env.drain())
+	final := s.ledger.MaxSeq(s.mode)
+	watch := newProgressWatch(s.env.drain())
 	stalled := false
-	if err := fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
+	if err := s.fleet.WaitFor(ctx, 20*time.Millisecond, func() bool {
 		done := true
-		for _, c := range part {
+		for _, c := range s.part {
 			if c.LastSeq.Load() < final {
 				done = false
 				break
@@ -252,33 +362,37 @@ func Storm(ctx context.Context, env *Env, p StormParams) (*StormResult, error) {
 		if done {
 			return true
 		}
-		recv, _ := sumRecv(clients)
+		recv, _ := sumRecv(s.clients)
 		stalled = watch.stalled(recv)
 		return stalled
 	}); err != nil || stalled {
 		complete = false
 	}
-	phase2Done()
-	stopProgress()
+	return complete
+}
 
-	seqs := ledger.Seqs(mode)
+// tally fills the result once every client has ended; cpu is the server's
+// CPU seconds from the drop until all were caught up.
+func (s *storm) tally(cpu float64) {
+	res, f := s.res, s.fleet
+	seqs := s.ledger.Seqs(s.mode)
 	var firsts, catches []float64
 	var lastFirst, lastCaught int64
 	allFirst, allCaught := true, true
-	for _, c := range part {
+	for _, c := range s.part {
 		i := c.idx
-		exp := uint64(countAbove(seqs, lastBefore[i]))
-		got := c.Recv.Load() - recvBefore[i]
+		exp := uint64(countAbove(seqs, s.lastBefore[i]))
+		got := c.Recv.Load() - s.recvBefore[i]
 		res.Expected += exp
 		res.Received += got
 		if exp > got {
 			res.Lost += exp - got
 		}
-		res.Dup += c.Dup.Load() - dupBefore[i]
+		res.Dup += c.Dup.Load() - s.dupBefore[i]
 		req := c.RequestAt.Load()
-		if f := c.FirstAt.Load(); f != 0 {
-			firsts = append(firsts, nanosToMs(f-req))
-			lastFirst = max(lastFirst, f)
+		if first := c.FirstAt.Load(); first != 0 {
+			firsts = append(firsts, nanosToMs(first-req))
+			lastFirst = max(lastFirst, first)
 		} else {
 			allFirst = false
 		}
@@ -290,23 +404,21 @@ func Storm(ctx context.Context, env *Env, p StormParams) (*StormResult, error) {
 		}
 	}
 	res.FirstEventMs, res.CatchUpMs = SpreadOf(firsts), SpreadOf(catches)
-	if allFirst && len(part) > 0 {
-		res.AllResumedS = ptr(secs(time.Duration(lastFirst - stormStart.UnixNano())))
+	if allFirst && len(s.part) > 0 {
+		res.AllResumedS = ptr(secs(time.Duration(lastFirst - s.start.UnixNano())))
 	}
-	if allCaught && len(part) > 0 {
-		res.AllCaughtUpS = ptr(secs(time.Duration(lastCaught - stormStart.UnixNano())))
+	if allCaught && len(s.part) > 0 {
+		res.AllCaughtUpS = ptr(secs(time.Duration(lastCaught - s.start.UnixNano())))
 	}
-	res.Reconnected = fleet.Ready.Load() - ready0
-	res.NotResumed = fleet.NotResumed.Load() - notRes0
-	res.HTTPErrors, res.ConnErrors = fleet.HTTPErrors.Load()-http0, fleet.ConnErrors.Load()-conn0
-	res.Retries = fleet.Reconnects.Load() - retry0
-	res.Gaps, res.Takeovers = fleet.Gaps.Load()-gaps0, fleet.Takeovers.Load()-take0
-	res.Published, res.PublishFailed = ledger.Acked.Load(), ledger.Failed.Load()
-	if env.Procs.Enabled() {
-		res.ServerCPUS = ptr(round3(cpu1 - cpu0))
+	res.Reconnected = f.Ready.Load() - s.before.ready
+	res.NotResumed = f.NotResumed.Load() - s.before.notResumed
+	res.HTTPErrors, res.ConnErrors = f.HTTPErrors.Load()-s.before.http, f.ConnErrors.Load()-s.before.conn
+	res.Retries = f.Reconnects.Load() - s.before.retry
+	res.Gaps, res.Takeovers = f.Gaps.Load()-s.before.gaps, f.Takeovers.Load()-s.before.takeovers
+	res.Published, res.PublishFailed = s.ledger.Acked.Load(), s.ledger.Failed.Load()
+	if s.env.Procs.Enabled() {
+		res.ServerCPUS = ptr(round3(cpu))
 	}
-	res.addErrors(fleet.Errors())
-	res.addErrors(ledger.Errors())
-	res.finish(complete)
-	return res, nil
+	res.addErrors(f.Errors())
+	res.addErrors(s.ledger.Errors())
 }

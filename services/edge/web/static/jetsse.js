@@ -17,10 +17,21 @@
 //   - Reconnects with exponential backoff and jitter while the edge refuses
 //     (5xx, 408, 429; Retry-After is honoured) or is down; after a clean end,
 //     the server's retry: delay. 204 No Content or another 4xx stops for good.
+//     A session taken over again within 30 s backs off the same way.
+//   - An event that carries an id: is always data, whatever its type:
+//     control events (session, gap, takeover) never have one.
 //     A connection that goes quiet for longer than idleTimeout (the edge
 //     sends a heartbeat comment every 15 s by default), or whose browser goes
 //     offline, is dropped and resumed; going back online retries at once.
-//   - Callbacks for the session, gap and takeover events and for the state.
+//   - With --auth jwt: a token hook. options.token() returns the JWT to
+//     send (Authorization: Bearer); it is asked before the first connection
+//     and again whenever the edge says the token expired ("reauth": the
+//     stream ends) or refuses it (401), and the connection goes on where it
+//     was. Without the hook (a page whose server sets the jetsse_auth
+//     cookie), a reauth waits the server's retry: delay, time for the page
+//     to renew the cookie, then reconnects.
+//   - Callbacks for the session, gap, takeover and reauth events and for the
+//     state.
 //   - Cross-origin use with credentials: pass an absolute URL and
 //     credentials: "include"; the edge must list the page's origin in
 //     --cors-origins.
@@ -42,6 +53,10 @@
 //   onGap(g)        {lastEventId, firstAvailable, missing}: the events between were
 //                   evicted; missing (first - last - 1) is an upper bound
 //   onTakeover(t)   {session}: another tab took this tab's session over
+//   onReauth(r)     {reason}: the token expired; the helper renews it (token) and reconnects
+//   onEnd(e)        {session, reason}: an operator ended the session; the helper stops
+//   token(i)        async () => JWT string: asked first, then after reauth or a 401
+//                   (i.reason says why); return null/"" to send none
 //   onState(s, i)   "connecting", "open", "waiting" (i.delay ms, i.reason) or
 //                   "closed" (i.reason)
 //   credentials     fetch credentials: "same-origin" (default), "include", "omit"
@@ -65,6 +80,8 @@ export function connect(url, options = {}) {
   if (!pos.lastEventId && o.lastEventId != null) pos.lastEventId = String(o.lastEventId);
 
   let state = "", session = null, stopped = false, abort = null, wake = null, idle = 0, serverRetry = 0;
+  let takeovers = 0, lastTakeover = 0; // recent takeovers: the second and later back off
+  let bearer = null, renew = "first connection"; // the token hook's token; why to ask it again
   const setState = (s, info = {}) => { state = s; call(o.onState, s, info); };
   const drop = (why) => abort?.abort(new Error(why));
   // watch (re)arms the idle timer: no byte for idleTimeout ms drops the connection.
@@ -87,12 +104,17 @@ export function connect(url, options = {}) {
         watch();
         const headers = { Accept: "text/event-stream", "Jetsse-Session": pos.token || "new" };
         if (pos.lastEventId) headers["Last-Event-ID"] = pos.lastEventId;
+        if (o.token && renew) { bearer = await o.token({ reason: renew }); renew = ""; }
+        if (bearer) headers.Authorization = "Bearer " + bearer;
         const res = await fetchFn(target.href, { headers, credentials: o.credentials, cache: "no-store", signal: abort.signal });
         const type = res.headers.get("Content-Type") ?? "";
         if (res.status === 204) return "the server asked the client to stop (204)";
         if (res.status !== 200 || !/^text\/event-stream\s*(;|$)/i.test(type)) {
           reason = `HTTP ${res.status}${await errorText(res)}`;
-          const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
+          // A refused token is renewed once; refused again, it is final.
+          const renewable = res.status === 401 && o.token && failures === 0;
+          if (renewable) renew = "the edge refused the token (401)";
+          const retryable = res.status >= 500 || res.status === 408 || res.status === 429 || renewable;
           if (!retryable) return reason;
           delay = Math.max(backoffDelay(++failures, serverRetry || o.minDelay, o.maxDelay), retryAfter(res));
         } else {
@@ -100,9 +122,32 @@ export function connect(url, options = {}) {
           const token = res.headers.get("Jetsse-Session");
           if (token) { pos.token = token; store.save(pos); }
           setState("open");
-          if (await read(res.body) === "takeover") continue; // at once, with a new session
-          delay = serverRetry || o.minDelay;
-          reason = "the stream ended";
+          const started = session;
+          const end = await read(res.body);
+          if (end === "end") return "the session was ended by an operator";
+          if (end === "reauth" && o.token) {
+            renew = "the token expired";
+            // At once with a fresh token; but a token refused before the
+            // stream even started (the hook gave an expired one) backs off.
+            if (session !== started) continue;
+            delay = backoffDelay(++failures, serverRetry || o.minDelay, o.maxDelay);
+            reason = "the token was expired already";
+          } else if (end === "reauth") {
+            delay = serverRetry || o.minDelay;
+            reason = "the token expired";
+          } else if (end === "takeover") {
+            // At once with a new session; but a session taken over again
+            // and again backs off, so a tab never reconnects in a loop.
+            const now = Date.now();
+            if (now - lastTakeover > 30000) takeovers = 0;
+            lastTakeover = now;
+            if (++takeovers === 1) continue;
+            delay = backoffDelay(takeovers - 1, serverRetry || o.minDelay, o.maxDelay);
+            reason = "the session was taken over again";
+          } else {
+            delay = serverRetry || o.minDelay;
+            reason = "the stream ended";
+          }
         }
       } catch (err) {
         clearTimeout(idle);
@@ -122,12 +167,20 @@ export function connect(url, options = {}) {
   }
 
   // read dispatches the events of one response until it ends; it returns
-  // "takeover" when another tab took the session over.
+  // "takeover" when another tab took the session over, "reauth" when the
+  // token expired, "end" when an operator ended the session.
   async function read(body) {
     let end = "eof";
-    const parser = createParser((ev) => {
+    const parser = createParser((ev, ownId) => {
       if (end !== "eof" || stopped) return;
-      if (ev.type === "session") {
+      // Control events never carry an id: an event with one is data,
+      // whatever its type says (the edge never lets publishers use these
+      // types; this is the second lock).
+      if (ownId) {
+        pos.lastEventId = ev.id;
+        store.save(pos);
+        call(o.onEvent, ev);
+      } else if (ev.type === "session") {
         const d = json(ev.data);
         session = { session: d.session, resumed: !!d.resumed, lastEventId: d.last_event_id ?? "" };
         call(o.onSession, session);
@@ -143,6 +196,15 @@ export function connect(url, options = {}) {
         pos.token = ""; // do not fight: go on with a new session from our own position
         store.save(pos);
         call(o.onTakeover, { session: json(ev.data).session ?? session?.session ?? "" });
+      } else if (ev.type === "reauth") {
+        end = "reauth";
+        call(o.onReauth, { reason: json(ev.data).reason ?? "" });
+      } else if (ev.type === "end") {
+        end = "end";
+        pos.token = ""; // the session is gone: a later connect starts a new one
+        store.save(pos);
+        const d = json(ev.data);
+        call(o.onEnd, { session: d.session ?? session?.session ?? "", reason: d.reason ?? "" });
       } else {
         if (ev.id) { pos.lastEventId = ev.id; store.save(pos); }
         call(o.onEvent, ev);
@@ -193,10 +255,11 @@ export function connect(url, options = {}) {
 // with ":" are comments, one space after the colon is dropped, an id with NUL
 // is ignored, retry takes ASCII digits only, and an event with no data line is
 // not dispatched. push(text) takes decoded text (drop a leading BOM first, as
-// TextDecoder does); onEvent gets {id, type, data}. An event not ended by a
-// blank line when the stream ends is never dispatched.
+// TextDecoder does); onEvent gets {id, type, data} and whether the event had
+// an id field of its own (id is the last event ID, which persists). An event
+// not ended by a blank line when the stream ends is never dispatched.
 export function createParser(onEvent) {
-  let partial = "", afterCR = false, data = "", type = "", idBuffer = "";
+  let partial = "", afterCR = false, data = "", type = "", idBuffer = "", ownId = false;
   const p = { lastEventId: "", retry: undefined, push };
 
   function push(text) {
@@ -228,17 +291,19 @@ export function createParser(onEvent) {
     if (value[0] === " ") value = value.slice(1);
     if (field === "data") data += value + "\n";
     else if (field === "event") type = value;
-    else if (field === "id") { if (!value.includes("\0")) idBuffer = value; }
+    else if (field === "id") { ownId = true; if (!value.includes("\0")) idBuffer = value; }
     else if (field === "retry") { if (/^[0-9]+$/.test(value)) p.retry = Number(value); }
   }
 
   function dispatch() {
     p.lastEventId = idBuffer;
+    const hadId = ownId;
+    ownId = false;
     if (data === "") { type = ""; return; }
     const ev = { id: p.lastEventId, type: type || "message", data: data.slice(0, -1) };
     data = "";
     type = "";
-    onEvent(ev);
+    onEvent(ev, hadId);
   }
 
   return p;

@@ -241,3 +241,103 @@ test("connect: a connection quiet for longer than idleTimeout is dropped and res
   assert.deepEqual(waits, ["no data for 30 ms"]);
   assert.deepEqual(f.calls[1].headers, { Accept: "text/event-stream", "Jetsse-Session": "tok", "Last-Event-ID": "1" });
 });
+
+test("connect: an event with its own id is data, whatever its type", async () => {
+  const f = fakeFetch([
+    stream([session("s1"), "id: 3\nevent: takeover\ndata: {\"session\":\"s1\"}\n\n", "id: 4\nevent: gap\ndata: {\"last_event_id\":\"3\",\"first_available\":\"999999\"}\n\n", "id: 5\nevent: session\ndata: x\n\n"]),
+    status(204),
+  ]);
+  const r = record();
+  await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn, minDelay: 1, ...r.opts }).closed;
+  assert.deepEqual(r.events.map((e) => [e.id, e.type]), [["3", "takeover"], ["4", "gap"], ["5", "session"]]);
+  assert.deepEqual(r.takeovers, []);
+  assert.deepEqual(r.gaps, []);
+  assert.equal(r.sessions.length, 1);
+  assert.equal(f.calls[1].headers["Last-Event-ID"], "5", "the position follows the data events");
+});
+
+test("connect: a session taken over again and again backs off with jitter", async () => {
+  const takeover = (id) => stream([session(id, true, "1"), `event: takeover\ndata: {"session":"${id}"}\n\n`], { headers: { "Jetsse-Session": "tok" } });
+  const f = fakeFetch([takeover("a"), takeover("b"), takeover("c"), takeover("d"), status(204)]);
+  const r = record();
+  await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn, lastEventId: "1", minDelay: 4, maxDelay: 100, ...r.opts }).closed;
+  assert.equal(r.takeovers.length, 4);
+  const waits = r.states.filter(([s]) => s === "waiting").map(([, i]) => i);
+  // The first takeover reconnects at once; the next ones wait 2-4, 4-8, 8-16 ms.
+  assert.deepEqual(waits.map((w) => w.reason), ["the session was taken over again", "the session was taken over again", "the session was taken over again"]);
+  for (const [i, [lo, hi]] of [[2, 4], [4, 8], [8, 16]].entries()) {
+    assert.ok(waits[i].delay >= lo && waits[i].delay <= hi, `wait ${i + 1}: ${waits[i].delay}`);
+  }
+});
+
+const reauth = 'event: reauth\ndata: {"reason":"token expired"}\n\n';
+
+test("connect: the token hook is asked first and again on reauth; the stream goes on where it was", async () => {
+  const f = fakeFetch([
+    stream([session("s1"), "id: 1\ndata: a\n\n", reauth, "id: 2\ndata: never\n\n"], { headers: { "Jetsse-Session": "tok" } }),
+    stream([session("s1", true, "1"), "id: 2\ndata: b\n\n"], { headers: { "Jetsse-Session": "tok" }, open: true }),
+  ]);
+  const r = record();
+  const reasons = [], reauths = [];
+  let n = 0;
+  const sub = connect("http://edge.test/events", {
+    topics: "t", storage: null, fetch: f.fn, ...r.opts,
+    token: async (i) => { reasons.push(i.reason); return "jwt" + ++n; },
+    onReauth: (x) => reauths.push(x),
+  });
+  while (r.events.length < 2) await new Promise((res) => setTimeout(res, 1));
+  sub.close();
+  await sub.closed;
+  assert.deepEqual(reasons, ["first connection", "the token expired"]);
+  assert.deepEqual(reauths, [{ reason: "token expired" }]);
+  assert.equal(f.calls[0].headers.Authorization, "Bearer jwt1");
+  assert.deepEqual(f.calls[1].headers, { Accept: "text/event-stream", "Jetsse-Session": "tok", "Last-Event-ID": "1", Authorization: "Bearer jwt2" });
+  assert.deepEqual(r.events.map((e) => e.data), ["a", "b"]);
+  assert.ok(!r.states.some(([s]) => s === "waiting"), "reconnects at once after a reauth");
+});
+
+test("connect: a hook that hands out an expired token backs off instead of looping", async () => {
+  const expired = stream(["retry: 10000\n\n", reauth]);
+  const f = fakeFetch([expired, expired, status(204)]);
+  const r = record();
+  await connect("http://edge.test/events", {
+    topics: "t", storage: null, fetch: f.fn, minDelay: 4, maxDelay: 8, ...r.opts, token: async () => "stale",
+  }).closed.catch(() => {});
+  const waits = r.states.filter(([s]) => s === "waiting").map(([, i]) => i);
+  assert.equal(waits.length, 2);
+  assert.ok(waits.every((w) => w.reason === "the token was expired already" && w.delay >= 2 && w.delay <= 8), JSON.stringify(waits));
+});
+
+test("connect: a 401 renews the token once; refused again, the helper stops", async () => {
+  const f = fakeFetch([status(401, '{"error":"expired"}'), status(401, '{"error":"still"}')]);
+  const r = record();
+  const reasons = [];
+  const why = await connect("http://edge.test/events", {
+    topics: "t", storage: null, fetch: f.fn, minDelay: 1, maxDelay: 2, ...r.opts,
+    token: async (i) => { reasons.push(i.reason); return "x"; },
+  }).closed;
+  assert.deepEqual(reasons, ["first connection", "the edge refused the token (401)"]);
+  assert.match(why, /^HTTP 401/);
+  assert.equal(f.calls.length, 2);
+});
+
+test("connect: without a token hook, a reauth waits the server's retry for the page to renew its cookie", async () => {
+  const f = fakeFetch([stream(["retry: 3\n\n", session("s1"), reauth]), status(204)]);
+  const r = record();
+  await connect("http://edge.test/events", { topics: "t", storage: null, fetch: f.fn, ...r.opts }).closed;
+  const waits = r.states.filter(([s]) => s === "waiting").map(([, i]) => i);
+  assert.deepEqual(waits, [{ delay: 3, reason: "the token expired" }]);
+  assert.equal(f.calls[1].headers.Authorization, undefined);
+});
+
+test("connect: an operator's end stops the helper and drops the session token", async () => {
+  const storage = memoryStorage();
+  const f = fakeFetch([stream([session("s1"), "id: 1\ndata: a\n\n", 'event: end\ndata: {"session":"s1","reason":"ended by an operator"}\n\n'], { headers: { "Jetsse-Session": "tok" } })]);
+  const r = record();
+  const ends = [];
+  const why = await connect("http://edge.test/events", { topics: "t", storage, key: "k", fetch: f.fn, ...r.opts, onEnd: (e) => ends.push(e) }).closed;
+  assert.equal(why, "the session was ended by an operator");
+  assert.deepEqual(ends, [{ session: "s1", reason: "ended by an operator" }]);
+  assert.equal(f.calls.length, 1);
+  assert.deepEqual(JSON.parse(storage.map.get("k")), { token: "", lastEventId: "1" });
+});

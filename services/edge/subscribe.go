@@ -1,0 +1,389 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jetsse/jetsse/pkg/eventlog"
+	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/session"
+	"github.com/jetsse/jetsse/pkg/sse"
+	"github.com/jetsse/jetsse/pkg/topic"
+)
+
+// localPosition returns the position this node holds for a session: its
+// attached connection's, or its detachment's not yet stored.
+func (e *edge) localPosition(id string) (pos uint64, ok bool) {
+	e.reg.locked(id, func(st *Stream) {
+		if st != nil {
+			pos, ok = st.ackedPosition(), true
+		} else {
+			pos, ok = e.recorder.pendingPosition(id)
+		}
+	})
+	return pos, ok
+}
+
+// Subscribe implements Service: it resolves the session (resume it, or
+// create one), the position the connection starts after (Last-Event-ID,
+// else the session's stored position, else live), whether events after it
+// left the stream (gap), and claims the session for this connection. The
+// request is validated in full before anything is kept for it.
+func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
+	if err := e.admit(); err != nil {
+		return nil, err
+	}
+	var lastID uint64
+	if req.HasLastEventID {
+		var err error
+		if lastID, err = sse.ParseLastEventID(req.LastEventID); err != nil {
+			return nil, inputError("Last-Event-ID", err)
+		}
+	}
+	topics, release, err := e.topics.acquire(req.Topics)
+	if err != nil {
+		e.countLimit(err)
+		return nil, inputError("topic", err)
+	}
+	if t, ok := req.Principal.Subscribe.CoversAll(req.Topics); !ok {
+		release()
+		e.metrics.RejectedRequests.With("reason", "forbidden").Add(1)
+		return nil, fmt.Errorf("%w: topic %q is not granted", ErrForbidden, t)
+	}
+	release, err = e.enter(req, release)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	sp, err := e.start(ctx, req, lastID)
+	if err == nil && !sp.resumed && req.Token != "" {
+		// The token's session is gone: this makes a new one.
+		err = e.limited(e.adm.newSession(req.Client))
+	}
+	if err != nil {
+		release()
+		return nil, err
+	}
+	st, err := e.newStream(sp, req.Principal, topics, release)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	// From here on, Close gives the topics and the connection slot back.
+	if err := e.claim(ctx, st, sp.resumed); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// enter applies the admission limits to a connection: it takes a
+// connection slot for the client, and one new session from the rates when
+// the connection surely makes one (it carries no session token). It
+// returns release extended to give the slot back.
+func (e *edge) enter(req SubscribeRequest, release func()) (func(), error) {
+	if err := e.limited(e.adm.connect(req.Client)); err != nil {
+		release()
+		return nil, err
+	}
+	prev := release
+	release = func() {
+		prev()
+		e.adm.leave(req.Client)
+	}
+	if req.Token == "" {
+		if err := e.limited(e.adm.newSession(req.Client)); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
+
+// limited counts a limit's refusal (a *LimitError) and returns it.
+func (e *edge) limited(err error) error {
+	var lim *LimitError
+	if errors.As(err, &lim) {
+		e.metrics.LimitHits.With("limit", lim.Limit).Add(1)
+	}
+	return err
+}
+
+// countLimit counts a topic refused by a configured limit (too many
+// topics, a topic too long).
+func (e *edge) countLimit(err error) {
+	var te *topic.Error
+	if errors.As(err, &te) && te.Limit != "" {
+		e.metrics.LimitHits.With("limit", te.Limit).Add(1)
+	}
+}
+
+// admit refuses connections while the node drains or its live path starts:
+// until then it cannot tell which positions its cache covers.
+func (e *edge) admit() error {
+	if e.draining.Load() {
+		return ErrDraining
+	}
+	if !e.live.Running() {
+		return fmt.Errorf("%w: live path starting", ErrNotReady)
+	}
+	return nil
+}
+
+// startPoint is where a connection starts: its session and its position.
+type startPoint struct {
+	resolved
+	position   uint64
+	startAfter string      // what the client is told ("" for live only)
+	gap        *fanout.Gap // events after the client's position that left the stream
+	trust      fanout.Trust
+}
+
+// start resolves a connection's session and the position it starts after:
+// the client's Last-Event-ID always wins, then the session's stored
+// position; a connection with neither starts live. Where the stream starts
+// now (everything before was evicted) is read while the session is looked
+// up, for any connection that may start before the live path's last event.
+func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64) (startPoint, error) {
+	var first chan firstStored
+	if req.HasLastEventID || req.Token != "" {
+		first = make(chan firstStored, 1)
+		go func() {
+			f, err := e.store.FirstStored(ctx)
+			first <- firstStored{f, err}
+		}()
+		defer func() {
+			if first != nil {
+				<-first
+			}
+		}()
+	}
+	sess, err := e.resolveSession(ctx, req.Token, req.Principal.Subject)
+	if err != nil {
+		return startPoint{}, err
+	}
+	s := startPoint{resolved: sess, position: sess.position}
+	switch {
+	case req.HasLastEventID:
+		s.position = lastID
+	case !sess.resumed:
+		// Live only: from the last event this node's live path read (every
+		// event after it reaches the connection through the live path).
+		s.position = e.live.Last()
+		return s, nil
+	}
+	s.startAfter = formatID(s.position)
+	f := <-first
+	first = nil
+	s.gap, s.position, s.trust, err = e.startAfter(ctx, s.position, f)
+	return s, err
+}
+
+// newStream makes the connection's Stream: a new session gets its ID here.
+func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release func()) (*Stream, error) {
+	if !s.resumed {
+		sid, err := session.NewID(e.cfg.Random)
+		if err != nil {
+			return nil, err
+		}
+		s.id = sid.String()
+		e.metrics.SessionsCreated.Add(1)
+	} else {
+		s.reconnects++
+		e.metrics.SessionsResumed.Add(1)
+	}
+	if s.gap != nil {
+		e.metrics.Gaps.Add(1)
+	}
+	sid, _ := session.ParseID(s.id)
+	now := e.cfg.Now()
+	st := &Stream{
+		Session: SessionInfo{
+			ID: s.id, Resumed: s.resumed, LastEventID: s.startAfter,
+			Token: e.cfg.Keys.Sign(sid), Gap: s.gap,
+		},
+		svc:         e,
+		sessionID:   s.id,
+		subject:     p.Subject,
+		expires:     p.Expires,
+		reconnects:  s.reconnects,
+		claim:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
+		topics:      topics,
+		release:     release,
+		pos:         s.position,
+		trust:       s.trust,
+		created:     s.created,
+		began:       now,
+		overlapping: topics.Overlapping(),
+		acks:        newAckTracker(s.position, e.cfg.Now),
+		takeoverCh:  make(chan struct{}),
+		drainCh:     make(chan struct{}),
+		reauthCh:    make(chan struct{}),
+		endCh:       make(chan struct{}),
+	}
+	if ts := topics.Topics(); len(ts) == 1 {
+		st.filter = e.store.Subject(ts[0])
+	}
+	st.written.Store(s.position)
+	st.recorded.Store(s.position)
+	st.recordedAt.Store(now.UnixNano())
+	return st, nil
+}
+
+// claim makes st the session's one attached connection: on this node at
+// once, across nodes by writing the session's record (whose revision orders
+// it against other nodes' claims). On failure st is closed.
+func (e *edge) claim(ctx context.Context, st *Stream, resumed bool) error {
+	e.streams.Add(1)
+	e.metrics.Connections.Add(1)
+	e.reg.claim(st)
+	rev, err := e.store.Claim(ctx, st.sessionID, st.record(st.pos))
+	if err != nil {
+		st.Close()
+		e.logger.Warn("claiming session", "session", st.sessionID, "err", err)
+		return ErrUnavailable
+	}
+	e.recorder.attached(st.sessionID, resumed)
+	e.reg.stored(st, rev)
+	st.expireAt(st.expires)
+	kind := LifecycleCreated
+	if resumed {
+		kind = LifecycleResumed
+	}
+	e.announce(kind, st, st.pos, st.Session.LastEventID != "", nil)
+	if g := st.Session.Gap; g != nil {
+		e.announce(LifecycleGap, st, g.After, true, g)
+	}
+	return nil
+}
+
+// resolved is a connection's session before it is claimed.
+type resolved struct {
+	id         string // "" until a new session gets its ID
+	resumed    bool   // the token named a session that still exists
+	position   uint64 // the session's position (if resumed)
+	created    time.Time
+	reconnects uint64 // connections to the session after its first
+}
+
+// resolveSession finds the session a token names, if it still exists, and
+// its freshest position: the record's, or what this node knows better (a
+// connection being replaced, or a detachment not stored yet). A missing or
+// invalid token, an expired session, or a session that belongs to another
+// subject than owner (another identity, or anonymous) resolves to a new
+// session: a session token alone never hands one identity's session to
+// another.
+func (e *edge) resolveSession(ctx context.Context, token, owner string) (resolved, error) {
+	r := resolved{created: e.cfg.Now()}
+	if token == "" {
+		return r, nil
+	}
+	sid, err := e.cfg.Keys.Verify(token)
+	if err != nil {
+		e.metrics.RejectedRequests.With("reason", "invalid_token").Add(1)
+		return r, nil
+	}
+	id := sid.String()
+	// Looked at before and after reading the record: if the session was
+	// stored in between, the record read may predate that, so it is read
+	// again.
+	_, knownBefore := e.localPosition(id)
+	rec, _, err := e.store.GetSession(ctx, id)
+	localPos, known := e.localPosition(id)
+	if knownBefore && !known {
+		rec, _, err = e.store.GetSession(ctx, id)
+	}
+	if errors.Is(err, eventlog.ErrSessionNotFound) {
+		// The record expired (or its bucket was made again), but a
+		// detached session's consumer might outlive it: it still holds
+		// the position.
+		var s eventlog.ConsumerState
+		if s, err = e.store.Consumer(ctx, id); err == nil {
+			rec = eventlog.Record{Position: s.Position, Created: s.Created, Topics: s.Topics, Subject: s.Subject}
+		}
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, eventlog.ErrConsumerNotFound):
+		e.metrics.SessionsExpired.Add(1)
+		return r, nil
+	default:
+		e.logger.Warn("resuming session", "session", id, "err", err)
+		return r, ErrUnavailable
+	}
+	if rec.Claim == eventlog.ClaimEnded {
+		return r, ErrSessionEnded
+	}
+	if rec.Subject != owner {
+		e.metrics.RejectedRequests.With("reason", "session_owner").Add(1)
+		e.logger.Debug("session token presented by another identity: new session", "session", id)
+		return r, nil
+	}
+	r.id, r.resumed, r.position, r.reconnects = id, true, rec.Position, rec.Reconnects
+	if !rec.Created.IsZero() {
+		r.created = rec.Created
+	}
+	if known {
+		r.position = max(r.position, localPos)
+	}
+	return r, nil
+}
+
+// firstStored is the stream's first event, as read for one connection.
+type firstStored struct {
+	eventlog.First
+	err error
+}
+
+// startAfter checks a connection's start position against the stream as it
+// is now, read after the client asked: whether events after it left the
+// stream (a gap, and the position it then goes on from), and what the live
+// path's cache may serve it.
+//
+// A position at or behind the live path's last event is checked against f,
+// the first event the stream holds (one direct get, shared by concurrent
+// connections, and not held up in a reconnect storm the way STREAM.INFO
+// is): below it, the events were evicted or purged. The cache serves the
+// rest while the live path knows the stream has no hole in its middle (see
+// fanout.Hub.Suspect: an operator's deletion or purge withdraws that the
+// moment it is requested). A position beyond the last event (a stream made
+// again, or a client ahead of this node), an empty stream, or a failed read
+// cost a STREAM.INFO.
+func (e *edge) startAfter(ctx context.Context, position uint64, f firstStored) (*fanout.Gap, uint64, fanout.Trust, error) {
+	if last := e.live.Last(); position <= last && f.err == nil && f.Seq > 0 {
+		if position+1 < f.Seq {
+			gap := &fanout.Gap{After: position, First: f.Seq}
+			return gap, f.Seq - 1, fanout.Trust{First: f.Seq}, nil
+		}
+		return nil, position, fanout.Trust{First: f.Seq}, nil
+	}
+	epoch := e.live.Epoch()
+	state, err := e.store.State(ctx)
+	if errors.Is(err, eventlog.ErrStreamNotFound) {
+		return nil, 0, fanout.Trust{}, fmt.Errorf("%w: the stream is being made again", ErrNotReady)
+	}
+	if err != nil {
+		return nil, 0, fanout.Trust{}, ErrUnavailable
+	}
+	view := state.View()
+	e.live.Observe(view, epoch)
+	gap, position := gapAfter(position, state)
+	return gap, position, view.Trust(), nil
+}
+
+// gapAfter returns the gap a connection starting after position must be
+// told of, and the position it then goes on from: events after position
+// that the stream no longer holds (evicted, purged), or a position beyond
+// the stream's end (a stream made again).
+func gapAfter(position uint64, s eventlog.StreamState) (*fanout.Gap, uint64) {
+	switch {
+	case position > s.LastSeq:
+		return &fanout.Gap{After: position, First: s.LastSeq + 1}, s.LastSeq
+	case position+1 < s.FirstSeq:
+		return &fanout.Gap{After: position, First: s.FirstSeq}, s.FirstSeq - 1
+	}
+	return nil, position
+}
