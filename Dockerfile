@@ -6,10 +6,9 @@
 #   docker run --rm -p 8080:8080 -v jetsse-data:/data jetsse:dev
 #   docker run --rm jetsse:dev version
 #
-# VERSION is passed to the linker as -X main.version=$VERSION. The linker
-# ignores -X for a variable the binary does not declare, so the build works
-# whether or not cmd/jetsse declares main.version; `jetsse version` reports it
-# once it does.
+# VERSION is passed to the linker as -X main.version=$VERSION, which
+# `jetsse version` reports (without it: the module version from the build
+# info, "(devel)" here).
 #
 # deploy/README.md explains how to push the image for Kubernetes and how
 # docker-compose.yml uses it.

@@ -1,16 +1,12 @@
 package validate
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"regexp"
-	"slices"
+	"io"
+	"net"
+	"net/url"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/jetsse/jetsse/cmd/jetsse/app"
@@ -18,93 +14,55 @@ import (
 
 // use is one jetsse invocation found in a deployment file.
 type use struct {
-	where string   // "docker-compose.yml service edge-1", ...
-	args  cmdline  // after the binary; a subcommand first
-	env   []string // JETSSE_* variables set for it
+	where string  // "docker-compose.yml service edge-1", ...
+	args  cmdline // after the binary; a subcommand first
+	// env is the JETSSE_* variables set for it, with their values where
+	// the file holds them (nil: from a Secret or the downward API).
+	env map[string]*string
 }
 
-// defaultSubcommand is what a container runs when only environment
-// variables are known (the image's CMD starts with serve).
+// The image's CMD starts with serve; a command or args in Compose or
+// Kubernetes replaces all of it.
 const defaultSubcommand = "serve"
 
-// jetsseHelp runs the real command in-process, as the binary's main does,
-// and returns what it printed.
-func jetsseHelp(t testing.TB, args ...string) string {
+// flagSet returns a fresh copy of subcommand sub's real flags (nil if
+// there is no such subcommand): the jetsse command line itself, through
+// the replace directive in go.mod, not its help text.
+func flagSet(sub string) *flag.FlagSet {
+	fs := app.FlagSets()[sub]
+	if fs != nil {
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// envFlags maps each environment variable `jetsse serve` reads to its flag.
+func envFlags() map[string]string {
+	m := map[string]string{}
+	flagSet(defaultSubcommand).VisitAll(func(f *flag.Flag) { m[app.EnvVar(f.Name)] = f.Name })
+	return m
+}
+
+// value returns --name as c gives it, or else the real default of that
+// flag of c's subcommand (serve when c names none).
+func (c cmdline) value(t testing.TB, name string) string {
 	t.Helper()
-	var out bytes.Buffer
-	err := app.Run(context.Background(), args, app.Options{Stdout: &out, Stderr: &out})
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("jetsse %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	if v, ok := c.flag(name); ok {
+		return v
 	}
-	return out.String()
+	sub := c.subcommand()
+	if sub == "" {
+		sub = defaultSubcommand
+	}
+	fs := flagSet(sub)
+	if fs == nil || fs.Lookup(name) == nil {
+		t.Fatalf("jetsse %s has no flag --%s", sub, name)
+	}
+	return fs.Lookup(name).DefValue
 }
 
-var (
-	subcommandLine = regexp.MustCompile(`^  ([a-z][a-z0-9-]*)\s`)
-	flagLine       = regexp.MustCompile(`^  -([a-zA-Z0-9][a-zA-Z0-9._-]*)(?:[ =\t]|$)`)
-)
-
-// jetsseSubcommands lists the subcommands `jetsse -h` prints.
-func jetsseSubcommands(t testing.TB) map[string]bool {
-	t.Helper()
-	out := jetsseHelp(t, "-h")
-	subs := map[string]bool{}
-	in := false
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.TrimSpace(line) == "SUBCOMMANDS":
-			in = true
-		case in && line == "":
-			in = false
-		case in:
-			if m := subcommandLine.FindStringSubmatch(line); m != nil {
-				subs[m[1]] = true
-			}
-		}
-	}
-	if !subs["serve"] {
-		t.Fatalf("`jetsse -h` lists no serve subcommand; its output changed?\n%s", out)
-	}
-	return subs
-}
-
-// jetsseFlags lists the flags `jetsse <sub> -h` prints.
-func jetsseFlags(t testing.TB, sub string) map[string]bool {
-	t.Helper()
-	out := jetsseHelp(t, sub, "-h")
-	flags := map[string]bool{}
-	in := false
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.TrimSpace(line) == "FLAGS":
-			in = true
-		case in && line == "":
-			in = false
-		case in:
-			if m := flagLine.FindStringSubmatch(line); m != nil {
-				flags[m[1]] = true
-			}
-		}
-	}
-	return flags
-}
-
-func TestJetsseCLIIntrospection(t *testing.T) {
-	flags := jetsseFlags(t, "serve")
-	for _, f := range []string{"http-addr", "nats-url", "data-dir", "drain-timeout", "session-key-file", "lite"} {
-		if !flags[f] {
-			t.Errorf("`jetsse serve -h` parsed without --%s: the usage format changed and this test no longer reads it", f)
-		}
-	}
-}
-
-// TestJetsseCommandLine checks that every flag, environment variable and
-// subcommand the deployment files give jetsse exists in the real binary.
-func TestJetsseCommandLine(t *testing.T) {
+// allUses lists every jetsse invocation of the deployment files.
+func allUses(t *testing.T) []use {
 	var uses []use
 	uses = append(uses, dockerfileUses(t)...)
 	uses = append(uses, composeUses(t)...)
@@ -112,60 +70,195 @@ func TestJetsseCommandLine(t *testing.T) {
 	if len(uses) == 0 {
 		t.Fatal("found no jetsse invocation in the deployment files")
 	}
+	return uses
+}
 
-	subs := jetsseSubcommands(t)
-	flagsOf := map[string]map[string]bool{}
-	missing := map[string][]string{} // "flag --x of serve" -> where
-	add := func(what, where string) {
-		if !slices.Contains(missing[what], where) {
-			missing[what] = append(missing[what], where)
+// TestJetsseCommandLine parses the arguments and environment every
+// deployment file gives jetsse with the real flag sets: each subcommand and
+// flag exists, each value parses (sizes, durations, booleans), nothing is
+// left over, and each JETSSE_* variable names a flag of serve.
+func TestJetsseCommandLine(t *testing.T) {
+	envs := envFlags()
+	for _, u := range allUses(t) {
+		if len(u.args) == 0 {
+			continue // the image's CMD, checked as its own use
 		}
-	}
-	checkFlag := func(sub, name, where string) {
-		if !subs[sub] {
-			return // reported as a missing subcommand
-		}
-		if flagsOf[sub] == nil {
-			flagsOf[sub] = jetsseFlags(t, sub)
-		}
-		if !flagsOf[sub][name] {
-			add(fmt.Sprintf("flag --%s (jetsse %s)", name, sub), where)
-		}
-	}
-	for _, u := range uses {
 		sub := u.args.subcommand()
 		if sub == "" {
-			sub = defaultSubcommand
+			t.Errorf("%s: %v names no subcommand; it replaces the image's CMD, so it must start with one (serve)", u.where, u.args)
+			continue
 		}
-		if !subs[sub] {
-			add(fmt.Sprintf("subcommand %q", sub), u.where)
+		fs := flagSet(sub)
+		if fs == nil {
+			t.Errorf("%s: jetsse has no subcommand %q", u.where, sub)
+			continue
 		}
-		for _, name := range u.args.flagNames() {
-			checkFlag(sub, name, u.where)
+		if err := fs.Parse(u.args[1:]); err != nil {
+			t.Errorf("%s: jetsse %s: %v", u.where, sub, err)
+		} else if fs.NArg() > 0 {
+			t.Errorf("%s: jetsse %s: stray arguments %q (a boolean flag takes its value after =)", u.where, sub, fs.Args())
 		}
-		for _, env := range u.env {
-			name, ok := envFlag(env)
+	}
+	for _, u := range allUses(t) {
+		for _, k := range sortedKeys(u.env) {
+			name, ok := envs[k]
 			if !ok {
+				t.Errorf("%s: %s is no flag of jetsse serve (its variables are %s)", u.where, k, app.EnvVar("<flag-name>"))
 				continue
 			}
-			// Environment variables reach every subcommand the container
-			// runs; they are meant for the server.
-			checkFlag(defaultSubcommand, name, u.where+" env "+env)
+			if v := u.env[k]; v != nil {
+				if err := flagSet(defaultSubcommand).Set(name, *v); err != nil {
+					t.Errorf("%s: %s=%q: %v", u.where, k, *v, err)
+				}
+			}
 		}
 	}
-	if len(missing) == 0 {
-		return
+}
+
+// served is a serve invocation's settings as jetsse will see them: from
+// the command line, else from the environment, else the real default.
+type served struct {
+	u    use
+	args cmdline
+}
+
+// get returns the setting and where it comes from ("flag", "env" or
+// "default"); an env value from a Secret is "" with from "env".
+func (s served) get(t testing.TB, name string) (v, from string) {
+	t.Helper()
+	if v, ok := s.args.flag(name); ok {
+		return v, "flag"
 	}
-	keys := make([]string, 0, len(missing))
-	for k := range missing {
+	if p, ok := s.u.env[app.EnvVar(name)]; ok {
+		if p == nil {
+			return "", "env"
+		}
+		return *p, "env"
+	}
+	return s.args.value(t, name), "default"
+}
+
+func (s served) given(t testing.TB, name string) bool {
+	_, from := s.get(t, name)
+	return from != "default"
+}
+
+// isTrue reads a boolean flag's setting; a bare --flag is true.
+func (s served) isTrue(t testing.TB, name string) bool {
+	v, from := s.get(t, name)
+	if from == "flag" && v == "" {
+		return true
+	}
+	return v == "true" || v == "1"
+}
+
+// loopback reports whether a listen address is reachable from this host
+// only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// TestJetsseServeWiring checks what jetsse serve requires of each
+// deployment's settings, with the real defaults filled in: a public
+// listener beyond loopback has subscriber authentication or says it allows
+// anonymous readers; an admin listener beyond loopback gets one shared
+// token from the environment; an external NATS cluster gets credentials;
+// secrets never sit on the command line, where ps and the manifest show
+// them.
+func TestJetsseServeWiring(t *testing.T) {
+	n := 0
+	for _, u := range allUses(t) {
+		args := u.args
+		if len(args) > 0 && args.subcommand() != defaultSubcommand {
+			continue
+		}
+		n++
+		s := served{u: u, args: args}
+		t.Run(u.where, func(t *testing.T) {
+			httpAddr, _ := s.get(t, "http-addr")
+			if !loopback(httpAddr) {
+				auth, _ := s.get(t, "auth")
+				switch {
+				case auth == "jwt":
+					if !s.given(t, "jwt-key-file") && !s.given(t, "jwt-public-key-file") && !s.given(t, "jwt-jwks-file") {
+						t.Error("--auth=jwt without --jwt-key-file, --jwt-public-key-file or --jwt-jwks-file")
+					}
+				case !s.isTrue(t, "allow-anonymous"):
+					t.Errorf("--http-addr=%s reaches beyond loopback with --auth=%s and no --allow-anonymous: jetsse refuses to start", httpAddr, auth)
+				}
+			}
+			if admin, _ := s.get(t, "admin-addr"); admin != "" && !loopback(admin) {
+				if _, from := s.get(t, "admin-token"); from != "env" {
+					t.Errorf("--admin-addr=%s beyond loopback: give every node the same admin token through %s (from a secret), not one generated per node", admin, app.EnvVar("admin-token"))
+				}
+			}
+			if s.given(t, "nats-url") {
+				creds := s.given(t, "nats-creds")
+				userPass := s.given(t, "nats-user") && s.given(t, "nats-password")
+				if !creds && !userPass {
+					t.Errorf("--nats-url without --nats-creds or --nats-user and --nats-password: the cluster's credentials are missing")
+				}
+			} else if natsAddr, _ := s.get(t, "nats-addr"); natsAddr != "" && !loopback(natsAddr) {
+				t.Errorf("the embedded NATS server listens on %s beyond loopback", natsAddr)
+			}
+			for _, secret := range []string{"publish-token", "admin-token", "nats-password"} {
+				if _, ok := args.flag(secret); ok {
+					t.Errorf("--%s on the command line: pass it as %s from a secret", secret, app.EnvVar(secret))
+				}
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("found no jetsse serve invocation")
+	}
+}
+
+// healthReaches reports whether `jetsse <hc>` checks the public /readyz of
+// `jetsse <serve>` in the same container.
+func healthReaches(t testing.TB, hc, serve cmdline) error {
+	t.Helper()
+	raw := hc.value(t, "url")
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("--url %q: %v", raw, err)
+	}
+	httpAddr := serve.value(t, "http-addr")
+	host, p, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr %q: %v", httpAddr, err)
+	}
+	switch {
+	case u.Path != "/readyz":
+		return fmt.Errorf("--url %s: want the edge's /readyz", raw)
+	case u.Port() != p:
+		return fmt.Errorf("--url %s: serve listens on port %s (--http-addr %s)", raw, p, httpAddr)
+	case host != "" && host != "0.0.0.0" && host != "::" && u.Hostname() != host:
+		return fmt.Errorf("--url %s: serve listens on %s only", raw, host)
+	case (u.Scheme == "https") != serve.hasTLS():
+		return fmt.Errorf("--url %s: serve speaks %s", raw, map[bool]string{true: "HTTPS (--tls-cert)", false: "plain HTTP"}[serve.hasTLS()])
+	}
+	return nil
+}
+
+func (c cmdline) hasTLS() bool {
+	_, ok := c.flag("tls-cert")
+	return ok
+}
+
+// sortedKeys is for stable messages.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "jetsse flags/subcommands used by the deployment files that github.com/jetsse/jetsse/cmd/jetsse/app does not have:\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "  MISSING %s\n      used in: %s\n", k, strings.Join(missing[k], "; "))
-	}
-	fmt.Fprintf(&b, "%d missing: %s", len(keys), strings.Join(keys, ", "))
-	t.Error(b.String())
+	return keys
 }

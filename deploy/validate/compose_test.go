@@ -185,13 +185,12 @@ func composeUses(t testing.TB) []use {
 	s := loadStack(t)
 	var uses []use
 	for _, e := range s.edges {
-		var envs []string
-		for k := range e.Environment {
+		envs := map[string]*string{}
+		for k, v := range e.Environment {
 			if strings.HasPrefix(k, "JETSSE_") {
-				envs = append(envs, k)
+				envs[k] = v
 			}
 		}
-		sort.Strings(envs)
 		where := "docker-compose.yml " + e.Name
 		uses = append(uses, use{where: where, args: cmdline(e.Command), env: envs})
 		if e.HealthCheck != nil {
@@ -467,8 +466,7 @@ func TestComposeEdges(t *testing.T) {
 				}
 			}
 
-			drainVal, set := args.flag("drain-timeout")
-			drain := duration(t, drainVal, set, 10*time.Second)
+			drain := durationOf(t, args.value(t, "drain-timeout"))
 			if e.StopGracePeriod == nil {
 				t.Error("no stop_grace_period: Docker kills after 10s, mid-drain")
 			} else if grace := time.Duration(*e.StopGracePeriod); grace < drain+shutdownMargin {
@@ -482,14 +480,8 @@ func TestComposeEdges(t *testing.T) {
 			if !ok || hc.subcommand() != "health" {
 				t.Errorf("healthcheck %v, want [\"CMD\", \"/usr/local/bin/jetsse\", \"health\", …] (no shell in the image)", e.HealthCheck.Test)
 			}
-			httpAddr, set := args.flag("http-addr")
-			if !set {
-				httpAddr = ":8080"
-			}
-			if u, ok := hc.flag("url"); ok && !strings.HasSuffix(u, fmt.Sprintf(":%d/readyz", port(t, httpAddr))) {
-				t.Errorf("healthcheck --url %s does not match --http-addr %s", u, httpAddr)
-			} else if !ok && port(t, httpAddr) != 8080 {
-				t.Errorf("healthcheck checks :8080 (the default) but the edge serves on %s", httpAddr)
+			if err := healthReaches(t, hc, args); err != nil {
+				t.Errorf("healthcheck: %v", err)
 			}
 
 			for _, dep := range natsNames {
@@ -605,13 +597,8 @@ func TestComposeLoadBalancer(t *testing.T) {
 	var heartbeat time.Duration
 	for _, e := range s.edges {
 		args := cmdline(e.Command)
-		httpAddr, set := args.flag("http-addr")
-		if !set {
-			httpAddr = ":8080"
-		}
-		wantUpstream = append(wantUpstream, fmt.Sprintf("%s:%d", e.Name, port(t, httpAddr)))
-		hb, set := args.flag("heartbeat")
-		heartbeat = max(heartbeat, duration(t, hb, set, 15*time.Second))
+		wantUpstream = append(wantUpstream, fmt.Sprintf("%s:%d", e.Name, port(t, args.value(t, "http-addr"))))
+		heartbeat = max(heartbeat, durationOf(t, args.value(t, "heartbeat")))
 	}
 	upstreams := map[string][]string{}
 	for _, u := range ngxAll(httpBlock.block, "upstream") {
@@ -735,7 +722,7 @@ func TestComposeMonitoring(t *testing.T) {
 			}
 		}
 		for _, e := range s.edges {
-			admin, _ := cmdline(e.Command).flag("admin-addr")
+			admin := cmdline(e.Command).value(t, "admin-addr")
 			want := fmt.Sprintf("%s:%d", e.Name, port(t, admin))
 			if mp, ok := targets[want]; !ok || mp != "/metrics" {
 				t.Errorf("prometheus.yml does not scrape %s/metrics (the admin listener of %s)", want, e.Name)

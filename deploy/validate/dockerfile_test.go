@@ -201,10 +201,7 @@ func TestDockerfile(t *testing.T) {
 		if cmd.subcommand() != "serve" {
 			t.Errorf("CMD %v does not start with serve", cmd)
 		}
-		httpAddr, ok := cmd.flag("http-addr")
-		if !ok {
-			httpAddr = ":8080"
-		}
+		httpAddr := cmd.value(t, "http-addr")
 		if _, ok := cmd.flag("allow-anonymous"); !ok {
 			t.Errorf("CMD %v: --auth none on a non-loopback --http-addr needs --allow-anonymous", cmd)
 		}
@@ -238,13 +235,8 @@ func TestDockerfile(t *testing.T) {
 		if !ok || args.subcommand() != "health" {
 			t.Fatalf("HEALTHCHECK %v: want exec form [\"CMD\", %q, \"health\", ...] (no shell in distroless)", hc.Health.Test, bin)
 		}
-		// jetsse health GETs http://127.0.0.1:8080/readyz unless --url.
-		if u, ok := args.flag("url"); ok {
-			if !strings.HasSuffix(u, fmt.Sprintf(":%d/readyz", port(t, httpAddr))) {
-				t.Errorf("HEALTHCHECK --url %s does not match --http-addr %s", u, httpAddr)
-			}
-		} else if port(t, httpAddr) != 8080 {
-			t.Errorf("HEALTHCHECK checks :8080 (the default) but CMD serves on %s", httpAddr)
+		if err := healthReaches(t, args, cmd); err != nil {
+			t.Errorf("HEALTHCHECK: %v", err)
 		}
 	})
 }

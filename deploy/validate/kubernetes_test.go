@@ -145,9 +145,13 @@ func kubernetesUses(t testing.TB) []use {
 				}
 				args = cmdline(append(slices.Clone(c.Command[1:]), c.Args...))
 			}
-			var envs []string
+			envs := map[string]*string{}
 			for _, e := range c.Env {
-				envs = append(envs, e.Name)
+				if e.ValueFrom != nil {
+					envs[e.Name] = nil
+				} else {
+					envs[e.Name] = &e.Value
+				}
 			}
 			uses = append(uses, use{where: fmt.Sprintf("%s Deployment/%s container %s", k8sDir, d.Name, c.Name), args: args, env: envs})
 		}
@@ -331,10 +335,7 @@ func TestKubernetesDeployment(t *testing.T) {
 	admin := namedPort(t, c, "admin")
 
 	t.Run("listeners", func(t *testing.T) {
-		httpAddr, ok := args.flag("http-addr")
-		if !ok {
-			httpAddr = ":8080"
-		}
+		httpAddr := args.value(t, "http-addr")
 		if int32(port(t, httpAddr)) != http {
 			t.Errorf("--http-addr=%s but the container port named http is %d", httpAddr, http)
 		}
@@ -384,8 +385,7 @@ func TestKubernetesDeployment(t *testing.T) {
 		if preStop <= 0 {
 			t.Errorf("preStop sleep %v", preStop)
 		}
-		drainVal, set := args.flag("drain-timeout")
-		drain := duration(t, drainVal, set, 10*time.Second)
+		drain := durationOf(t, args.value(t, "drain-timeout"))
 		if pod.TerminationGracePeriodSeconds == nil {
 			t.Fatal("no terminationGracePeriodSeconds (30s default)")
 		}

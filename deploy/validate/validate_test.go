@@ -96,16 +96,6 @@ func (c cmdline) flag(name string) (string, bool) {
 	return "", false
 }
 
-// envFlag maps JETSSE_NATS_PASSWORD to nats-password: jetsse reads every
-// flag from JETSSE_<NAME> (ff.WithEnvVarPrefix).
-func envFlag(env string) (string, bool) {
-	rest, ok := strings.CutPrefix(env, "JETSSE_")
-	if !ok || rest == "" {
-		return "", false
-	}
-	return strings.ReplaceAll(strings.ToLower(rest), "_", "-"), true
-}
-
 // port returns the port of a host:port listen address such as ":8080".
 func port(t testing.TB, addr string) int {
 	t.Helper()
@@ -120,12 +110,9 @@ func port(t testing.TB, addr string) int {
 	return n
 }
 
-// duration parses a --drain-timeout style value, or returns def when unset.
-func duration(t testing.TB, s string, set bool, def time.Duration) time.Duration {
+// durationOf parses a --drain-timeout style value.
+func durationOf(t testing.TB, s string) time.Duration {
 	t.Helper()
-	if !set {
-		return def
-	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		t.Fatalf("duration %q: %v", s, err)
