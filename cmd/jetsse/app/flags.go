@@ -35,7 +35,7 @@ type config struct {
 	checkpointRate                         int
 	logLevel, logFormat, nodeID            string
 	tlsCert, tlsKey                        string
-	natsMaxPayload                         int
+	natsMaxPayload                         int32
 	readHeaderTimeout                      time.Duration
 	maxHeaderBytes                         int
 	replayBatch                            int
@@ -76,7 +76,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.prefix, "subject-prefix", defaults.SubjectPrefix, "subject prefix: topic t is subject <prefix>.t")
 	fs.DurationVar(&c.maxAge, "max-age", defaults.MaxAge, "evict events older than this (0: no age limit)")
 	fs.Int64Var(&c.maxMsgs, "max-msgs", defaults.MaxMsgs, "keep at most this many events (0: no count limit)")
-	fs.Int64Var(&c.maxBytes, "max-bytes", defaults.MaxBytes, "keep at most this many bytes of events (0: no size limit)")
+	sizeVar(fs, &c.maxBytes, "max-bytes", defaults.MaxBytes, "keep at most this many bytes of events (0: no size limit)")
 	fs.IntVar(&c.replicas, "replicas", defaults.Replicas, "stream replicas (with a NATS cluster)")
 	fs.IntVar(&c.maxSessions, "max-sessions", defaults.MaxSessions, "consumers on the stream that detached sessions may fill (more keep only their record); the stream allows 1,024 more for edge nodes and operators")
 	fs.DurationVar(&c.sessionTTL, "session-ttl", defaults.SessionTTL, "how long a detached session is kept")
@@ -85,16 +85,16 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.sessionKeyFile, "session-key-file", "", "session key file: one base64 key per line, the first signs (default: generated into the data dir)")
 	fs.BoolVar(&c.regenerateSessionKey, "regenerate-session-key", false, "start with a new session key although sessions exist: every token issued before becomes invalid (only without --session-key-file)")
 	fs.IntVar(&c.queueSize, "queue-size", defaults.QueueEvents, "events queued per connection before it counts as too slow")
-	fs.IntVar(&c.queueBytes, "queue-bytes", defaults.QueueBytes, "bytes queued per connection before it counts as too slow")
+	sizeVar(fs, &c.queueBytes, "queue-bytes", defaults.QueueBytes, "bytes queued per connection before it counts as too slow")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", defaults.WriteTimeout, "deadline for each write to a client")
 	fs.DurationVar(&c.retry, "retry", defaults.Retry, "base reconnect delay sent to clients (±50% jitter)")
 	fs.IntVar(&c.maxTopics, "max-topics", defaults.MaxTopics, "topics per subscription")
 	fs.IntVar(&c.maxTopicLen, "max-topic-len", defaults.MaxTopicLen, "bytes per topic")
-	fs.Int64Var(&c.maxBody, "max-body", defaults.MaxBody, "POST /publish body limit in bytes")
+	sizeVar(fs, &c.maxBody, "max-body", defaults.MaxBody, "POST /publish body limit")
 	fs.StringVar(&c.natsSync, "nats-sync", "always", "embedded JetStream fsync policy: always, or an interval such as 1s or 2m (see README)")
 	fs.StringVar(&c.sessionStorage, "session-storage", "memory", "detached sessions' consumer state: memory (cheap, fast to shut down; lost on a NATS restart, the session record survives) or file")
 	fs.IntVar(&c.cacheEvents, "cache-events", defaults.CacheEvents, "recent events kept in memory for fast resume")
-	fs.IntVar(&c.cacheBytes, "cache-bytes", defaults.CacheBytes, "bytes of recent events kept in memory for fast resume")
+	sizeVar(fs, &c.cacheBytes, "cache-bytes", defaults.CacheBytes, "bytes of recent events kept in memory for fast resume")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", defaults.DrainTimeout, "on SIGTERM, end connections spread over this window")
 	fs.DurationVar(&c.checkpointInterval, "checkpoint-interval", defaults.CheckpointInterval, "record attached sessions' positions this often (at most --checkpoint-rate records a second)")
 	fs.IntVar(&c.checkpointRate, "checkpoint-rate", defaults.CheckpointRate, "session record writes per second for attached sessions, per node")
@@ -103,9 +103,9 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.nodeID, "node-id", "", "this edge node's name (default: host name and a random suffix)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve HTTPS with this certificate")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "serve HTTPS with this key")
-	fs.IntVar(&c.natsMaxPayload, "nats-max-payload", 2<<20, "embedded NATS server's largest message in bytes")
+	sizeVar(fs, &c.natsMaxPayload, "nats-max-payload", 2<<20, "embedded NATS server's largest message")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
-	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 64<<10, "request header size limit")
+	sizeVar(fs, &c.maxHeaderBytes, "max-header-bytes", 64<<10, "request header size limit")
 	fs.IntVar(&c.replayBatch, "replay-batch", defaults.ReplayBatch, "events per JetStream read when replaying history")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins allowed to use the edge from a browser, with credentials (exact, e.g. https://app.example.com)")
 	fs.BoolVar(&c.lite, "lite", true, "serve live plain-HTTP/1 streams from a few shared goroutines instead of one per connection (Linux; TLS and HTTP/2 streams keep their own)")
