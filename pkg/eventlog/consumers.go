@@ -40,7 +40,7 @@ type ConsumerState struct {
 // anyway).
 func (l *Log) createConsumer(ctx context.Context, id string, r Record, overlapping bool) error {
 	cfg := l.consumerConfig(id, r, overlapping)
-	err := l.api(ctx, func() error {
+	err := l.api(ctx, "consumer_create", func() error {
 		_, err := l.js.CreateConsumer(ctx, l.cfg.Stream, cfg)
 		return err
 	})
@@ -92,7 +92,9 @@ const resetWait = 500 * time.Millisecond
 func (l *Log) reset(ctx context.Context, id string, seq uint64) (*jetstream.ConsumerInfo, error) {
 	for attempt := 0; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, resetWait<<attempt)
+		start := time.Now()
 		resp, err := l.js.ResetConsumerToSequence(actx, l.cfg.Stream, ConsumerName(id), seq)
+		l.observe("consumer_reset", start, err)
 		cancel()
 		switch {
 		case err == nil:
@@ -119,7 +121,7 @@ func (l *Log) reset(ctx context.Context, id string, seq uint64) (*jetstream.Cons
 // CONSUMER.INFO request), or ErrConsumerNotFound.
 func (l *Log) Consumer(ctx context.Context, id string) (ConsumerState, error) {
 	var info *jetstream.ConsumerInfo
-	err := l.api(ctx, func() error {
+	err := l.api(ctx, "consumer_info", func() error {
 		c, err := l.js.Consumer(ctx, l.cfg.Stream, ConsumerName(id))
 		if err != nil {
 			return err
@@ -149,7 +151,7 @@ func stateFromInfo(id string, info *jetstream.ConsumerInfo) ConsumerState {
 // replaceConsumer deletes and recreates a session's consumer: for moving a
 // session below its start sequence, or changing what cannot be updated.
 func (l *Log) replaceConsumer(ctx context.Context, id string, r Record, overlapping bool) error {
-	err := l.api(ctx, func() error {
+	err := l.api(ctx, "consumer_delete", func() error {
 		err := l.js.DeleteConsumer(ctx, l.cfg.Stream, ConsumerName(id))
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil
@@ -164,7 +166,7 @@ func (l *Log) replaceConsumer(ctx context.Context, id string, r Record, overlapp
 
 // DeleteConsumer removes a session's consumer.
 func (l *Log) DeleteConsumer(ctx context.Context, id string) error {
-	err := l.api(ctx, func() error { return l.js.DeleteConsumer(ctx, l.cfg.Stream, ConsumerName(id)) })
+	err := l.api(ctx, "consumer_delete", func() error { return l.js.DeleteConsumer(ctx, l.cfg.Stream, ConsumerName(id)) })
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return ErrConsumerNotFound
 	}

@@ -83,6 +83,11 @@ type Config struct {
 	// it is, so what an operator changed with `nats stream edit` survives a
 	// restart. A stream that is created gets every limit.
 	Explicit Limit
+	// Observe, if set, is told of every JetStream request the log makes
+	// (API requests, publishes, session record reads and writes): its
+	// operation, how long it took and its result (see Result). It must
+	// not block. Ordered consumers' own requests are not counted.
+	Observe func(op string, took time.Duration, result string)
 }
 
 // Limit names a stream setting an operator may change with the nats CLI.
@@ -235,14 +240,51 @@ func retry(ctx context.Context, f func(context.Context) error) error {
 }
 
 // api bounds concurrent JetStream API calls from this node.
-func (l *Log) api(ctx context.Context, f func() error) error {
+func (l *Log) api(ctx context.Context, op string, f func() error) error {
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-l.sem }()
-	return f()
+	start := time.Now()
+	err := f()
+	l.observe(op, start, err)
+	return err
+}
+
+// observe reports a request of op that started at start and ended with err
+// to Config.Observe.
+func (l *Log) observe(op string, start time.Time, err error) {
+	if l.cfg.Observe != nil {
+		l.cfg.Observe(op, time.Since(start), Result(err))
+	}
+}
+
+// Result classifies a JetStream request's error for metrics: "ok",
+// "not_found" (no such key, consumer or stream), "conflict" (a record
+// written meanwhile), "too_large", "timeout", "canceled" or "error".
+func Result(err error) string {
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrConsumerNotFound),
+		errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrBucketNotFound):
+		return "not_found"
+	case errors.Is(err, jetstream.ErrKeyExists),
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence:
+		return "conflict"
+	case errors.Is(err, nats.ErrMaxPayload),
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum:
+		return "too_large"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
+		errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "error"
 }
 
 // Subject returns the NATS subject of a topic.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -356,5 +357,50 @@ func TestFirstStored(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestObserve: every JetStream request is reported with its operation and
+// result, which jetsse_jetstream_requests_total counts.
+func TestObserve(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	l := open(t, eventlog.Config{SessionTTL: time.Minute, Observe: func(op string, took time.Duration, result string) {
+		if took < 0 {
+			t.Errorf("%s took %v", op, took)
+		}
+		mu.Lock()
+		seen[op+" "+result]++
+		mu.Unlock()
+	}})
+	ctx := context.Background()
+	id := "0123456789abcdef0123456789abcdef"
+	if _, _, err := l.GetSession(ctx, id); !errors.Is(err, eventlog.ErrSessionNotFound) {
+		t.Fatal(err)
+	}
+	rev, err := l.Claim(ctx, id, eventlog.Record{Claim: "n1/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.UpdateSession(ctx, id, eventlog.Record{Claim: "n1/1", Position: 1}, rev+5); !errors.Is(err, eventlog.ErrLostClaim) {
+		t.Fatal(err)
+	}
+	publishN(t, l, "t", 2)
+	if _, err := l.State(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Consumer(ctx, id); !errors.Is(err, eventlog.ErrConsumerNotFound) {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"stream_info ok", "record_get not_found", "record_put ok", "record_update conflict",
+		"publish ok", "consumer_info not_found"} {
+		if seen[want] == 0 {
+			t.Errorf("no %q request reported; saw %v", want, seen)
+		}
+	}
+	if seen["publish ok"] != 2 {
+		t.Errorf("%d publishes reported, want 2", seen["publish ok"])
 	}
 }

@@ -200,7 +200,7 @@ type Stores struct {
 // reports their identities. It changes nothing that exists.
 func (l *Log) Ensure(ctx context.Context) (Stores, error) {
 	var st Stores
-	err := l.api(ctx, func() error {
+	err := l.api(ctx, "stream_info", func() error {
 		s, err := l.js.Stream(ctx, l.cfg.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			if err := l.provisionStream(ctx, false); err != nil {

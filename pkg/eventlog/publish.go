@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,7 +32,9 @@ func (l *Log) Publish(ctx context.Context, topic, eventType string, data []byte,
 	if !l.fits(msg.Subject, hdr, len(data)) {
 		return 0, ErrTooLarge
 	}
+	start := time.Now()
 	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(l.cfg.Stream))
+	l.observe("publish", start, err)
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.Is(err, nats.ErrMaxPayload) || errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum {

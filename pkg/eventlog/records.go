@@ -145,7 +145,9 @@ var ErrLostClaim = errors.New("eventlog: session claimed by a newer connection")
 // GetSession returns a session's record and its revision, or
 // ErrSessionNotFound. It is one direct get: no JetStream API request.
 func (l *Log) GetSession(ctx context.Context, id string) (Record, uint64, error) {
+	start := time.Now()
 	e, err := l.kv.Get(ctx, id)
+	l.observe("record_get", start, err)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Record{}, 0, ErrSessionNotFound
 	}
@@ -163,7 +165,9 @@ func (l *Log) GetSession(ctx context.Context, id string) (Record, uint64, error)
 // returns the revision. Revisions order claims across all edge nodes: of
 // two claims for one session, the higher revision is the newer connection.
 func (l *Log) Claim(ctx context.Context, id string, r Record) (uint64, error) {
+	start := time.Now()
 	rev, err := l.kv.Put(ctx, id, r.encode())
+	l.observe("record_put", start, err)
 	if err != nil {
 		return 0, fmt.Errorf("%w: claim session: %v", ErrUnavailable, err)
 	}
@@ -174,7 +178,9 @@ func (l *Log) Claim(ctx context.Context, id string, r Record) (uint64, error) {
 // rev, and returns the new revision. It returns ErrLostClaim when another
 // connection claimed the session in between.
 func (l *Log) UpdateSession(ctx context.Context, id string, r Record, rev uint64) (uint64, error) {
+	start := time.Now()
 	nrev, err := l.kv.Update(ctx, id, r.encode(), rev)
+	l.observe("record_update", start, err)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, ErrLostClaim
 	}
@@ -231,7 +237,9 @@ func (l *Log) WatchClaims(ctx context.Context, ready func(), fn func(ClaimEvent)
 
 // CountSessions returns how many sessions exist (records in the bucket).
 func (l *Log) CountSessions(ctx context.Context) (uint64, error) {
+	start := time.Now()
 	st, err := l.kv.Status(ctx)
+	l.observe("bucket_info", start, err)
 	if err != nil {
 		return 0, fmt.Errorf("%w: session bucket: %v", ErrUnavailable, err)
 	}

@@ -35,7 +35,9 @@ type SessionEntry struct {
 
 // Session returns one session's entry, or ErrSessionNotFound.
 func (l *Log) Session(ctx context.Context, id string) (SessionEntry, error) {
+	start := time.Now()
 	e, err := l.kv.Get(ctx, id)
+	l.observe("record_get", start, err)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return SessionEntry{}, ErrSessionNotFound
 	}
@@ -91,7 +93,10 @@ func (l *Log) EndSession(ctx context.Context, id string) (Record, error) {
 	}
 	tomb := e.Record
 	tomb.Claim = ClaimEnded
-	if _, err := l.kv.Put(ctx, id, tomb.encode()); err != nil {
+	start := time.Now()
+	_, err = l.kv.Put(ctx, id, tomb.encode())
+	l.observe("record_put", start, err)
+	if err != nil {
 		return Record{}, fmt.Errorf("%w: end session: %v", ErrUnavailable, err)
 	}
 	if err := l.DeleteConsumer(ctx, id); err != nil && !errors.Is(err, ErrConsumerNotFound) {
@@ -113,7 +118,7 @@ func (l *Log) WatchExpiries(ctx context.Context, fn func(id string)) error {
 	stream := "KV_" + l.cfg.SessionBucket
 	prefix := "$KV." + l.cfg.SessionBucket + "."
 	var cons jetstream.Consumer
-	err := l.api(ctx, func() error {
+	err := l.api(ctx, "consumer_create", func() error {
 		var err error
 		cons, err = l.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 			Durable:       LifecycleConsumer,

@@ -51,7 +51,7 @@ func (l *Log) State(ctx context.Context) (StreamState, error) {
 
 func (l *Log) readState(ctx context.Context) (StreamState, error) {
 	var info *jetstream.StreamInfo
-	err := l.api(ctx, func() error {
+	err := l.api(ctx, "stream_info", func() error {
 		s, err := l.js.Stream(ctx, l.cfg.Stream)
 		if err != nil {
 			return err

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"time"
+
 	"github.com/go-kit/kit/metrics"
 	"github.com/go-kit/kit/metrics/discard"
 	kitprometheus "github.com/go-kit/kit/metrics/prometheus"
@@ -27,6 +29,9 @@ type Metrics struct {
 	RequestDuration  metrics.Histogram
 	RejectedRequests metrics.Counter // jetsse_rejected_requests_total{reason}
 	LimitHits        metrics.Counter // jetsse_limit_hits_total{limit}
+
+	JetStreamRequests metrics.Counter   // jetsse_jetstream_requests_total{op,result}
+	JetStreamDuration metrics.Histogram // jetsse_jetstream_request_duration_seconds{op}
 
 	CacheEvents metrics.Gauge // jetsse_cache_events
 	CacheBytes  metrics.Gauge // jetsse_cache_bytes
@@ -93,6 +98,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RejectedRequests: counter("rejected_requests_total", "Requests refused, by reason.", "reason"),
 		LimitHits: counter("limit_hits_total", "Requests refused by a limit, by limit: connections and new sessions per node and per client, "+
 			"topics and topic bytes per subscription, header and body bytes, event bytes (see docs/protocol.md, Limits).", "limit"),
+		JetStreamRequests: counter("jetstream_requests_total", "JetStream requests this node made (publishes, session record reads and writes, consumer and stream API requests), "+
+			"by operation and result (ok, not_found, conflict, too_large, timeout, canceled, error).", "op", "result"),
+		JetStreamDuration: histogram("jetstream_request_duration_seconds", "Time JetStream took to answer this node's requests, by operation.",
+			[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "op"),
 		CacheEvents: gauge("cache_events", "Recent events held in this node's replay cache."),
 		CacheBytes:  gauge("cache_bytes", "Bytes of SSE frames held in this node's replay cache."),
 		EventsRead:  counter("events_read_total", "Events this node read from the stream for its live path."),
@@ -119,8 +128,15 @@ func DiscardMetrics() *Metrics {
 		Connections: g, SessionsCreated: c, SessionsResumed: c, SessionsExpired: c, Takeovers: c, Reauths: c, Gaps: c,
 		EventsDelivered: c, EventsReplayed: c, SlowDisconnects: c, WriteErrors: c, DeliveryLag: h,
 		Checkpoints: c, EventsPublished: c, RequestDuration: h, RejectedRequests: c, LimitHits: c,
+		JetStreamRequests: c, JetStreamDuration: h,
 		CacheEvents: g, CacheBytes: g, EventsRead: c, ControlTypesDropped: c, TopicSets: g, StoreRecreated: c,
 		SessionsStored: g, StreamMessages: g, StreamBytes: g, StreamFirstSeq: g, StreamLastSeq: g, StreamConsumers: g,
 		StreamMaxMsgs: g, StreamMaxBytes: g, StreamMaxAge: g,
 	}
+}
+
+// ObserveJetStream counts a JetStream request (eventlog.Config.Observe).
+func (m *Metrics) ObserveJetStream(op string, took time.Duration, result string) {
+	m.JetStreamRequests.With("op", op, "result", result).Add(1)
+	m.JetStreamDuration.With("op", op).Observe(took.Seconds())
 }

@@ -217,12 +217,19 @@ type parts struct {
 // JetStream is ready.
 func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error) {
 	logger := s.logger
+	reg := prometheus.NewRegistry()
+	// Go runtime and process metrics too carry the jetsse_ prefix.
+	prometheus.WrapRegistererWithPrefix("jetsse_", reg).MustRegister(
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := edge.NewMetrics(reg)
+
 	log, err := eventlog.Open(ctx, n.nc, eventlog.Config{
 		Stream: c.stream, Prefix: c.prefix,
 		MaxAge: c.maxAge, MaxMsgs: c.maxMsgs, MaxBytes: c.maxBytes,
 		Replicas: c.replicas, MaxSessions: c.maxSessions,
 		SessionTTL: c.sessionTTL, SessionMemory: c.sessionStorage == "memory",
 		MaxTopicLen: c.maxTopicLen, MaxTopics: c.maxTopics, Explicit: c.explicit,
+		Observe: m.ObserveJetStream,
 	})
 	if err != nil {
 		return nil, err
@@ -235,12 +242,6 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 	if err != nil {
 		return nil, err
 	}
-
-	reg := prometheus.NewRegistry()
-	// Go runtime and process metrics too carry the jetsse_ prefix.
-	prometheus.WrapRegistererWithPrefix("jetsse_", reg).MustRegister(
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := edge.NewMetrics(reg)
 
 	hub := fanout.New(fanout.Config{
 		CacheEvents: c.cacheEvents, CacheBytes: c.cacheBytes,
