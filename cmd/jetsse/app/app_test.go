@@ -165,3 +165,26 @@ func TestHealth(t *testing.T) {
 		t.Errorf("health's default --url is %s, not serve's default public /readyz", def)
 	}
 }
+
+// TestBadSubjectsAndNodeIDs: prefixes that are not literal subjects, a
+// lifecycle prefix inside the event stream, and node IDs that would break
+// claims are refused before anything starts.
+func TestBadSubjectsAndNodeIDs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--lifecycle-prefix", "a..b"}, "--lifecycle-prefix"},
+		{[]string{"--lifecycle-prefix", "sessions.>"}, "--lifecycle-prefix"},
+		{[]string{"--lifecycle-prefix", "events.sessions"}, "under --subject-prefix"},
+		{[]string{"--lifecycle-prefix", "events"}, "under --subject-prefix"},
+		{[]string{"--subject-prefix", "ev ents"}, "--subject-prefix"},
+		{[]string{"--node-id", "a/b"}, "--node-id"},
+	} {
+		args := append([]string{"serve", "--data-dir", t.TempDir(), "--nats-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, tc.args...)
+		_, _, err := runCLI(t, Options{}, args...)
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("jetsse %q: err = %v, want one naming %s", tc.args, err, tc.says)
+		}
+	}
+}

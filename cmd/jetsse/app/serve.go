@@ -68,6 +68,12 @@ func validate(c config, opts Options) (settings, error) {
 	if s.logger, err = newLogger(c, opts.Stderr); err != nil {
 		return s, err
 	}
+	if err := checkSubjects(c); err != nil {
+		return s, err
+	}
+	if strings.ContainsAny(c.nodeID, "/ \t\r\n") {
+		return s, fmt.Errorf("--node-id: %q has a slash or a space", c.nodeID)
+	}
 	if c.sessionStorage != "file" && c.sessionStorage != "memory" {
 		return s, fmt.Errorf("--session-storage: %q is not file or memory", c.sessionStorage)
 	}
@@ -447,4 +453,21 @@ func httpActor(c config, opts Options, s settings, n natsConn, p *parts, appCtx 
 			cancel()
 			close(httpDone)
 		}
+}
+
+// checkSubjects checks the subject prefixes: literal NATS subjects, and the
+// lifecycle events outside the event stream's subjects (they would be
+// stored as events, and delivered to subscribers).
+func checkSubjects(c config) error {
+	for _, f := range []struct{ flag, value string }{{"--subject-prefix", c.prefix}, {"--lifecycle-prefix", c.lifecyclePrefix}} {
+		for _, tok := range strings.Split(f.value, ".") {
+			if tok == "" || tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n") {
+				return fmt.Errorf("%s: %q is not a NATS subject of literal tokens (like \"a.b\")", f.flag, f.value)
+			}
+		}
+	}
+	if c.lifecyclePrefix == c.prefix || strings.HasPrefix(c.lifecyclePrefix, c.prefix+".") {
+		return fmt.Errorf("--lifecycle-prefix: %q is under --subject-prefix %q: lifecycle events would be stored as events", c.lifecyclePrefix, c.prefix)
+	}
+	return nil
 }
