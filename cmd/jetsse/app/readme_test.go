@@ -121,3 +121,28 @@ func sameDefault(d string, f *flag.Flag) bool {
 	}
 	return false
 }
+
+// TestReadmeMetricTable: every jetsse_* metric the edge registers
+// (services/edge/metrics.go) is in the README's metric table under
+// "Operating it".
+func TestReadmeMetricTable(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "..", "services", "edge", "metrics.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Operating it\n")
+	names := regexp.MustCompile(`(?:counter|gauge|histogram)\("([a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(names) < 20 {
+		t.Fatalf("found %d metrics in metrics.go; the pattern no longer matches it", len(names))
+	}
+	for _, m := range names {
+		name := "jetsse_" + m[1]
+		if !regexp.MustCompile("\\| [^\\n]*`" + name + "[`{]").MatchString(section) {
+			t.Errorf("README's metric table lacks %s", name)
+		}
+	}
+}
