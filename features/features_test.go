@@ -68,6 +68,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerBrowser(sc)
 	w.registerCluster(sc)
 	w.registerCrash(sc)
+	w.registerFailover(sc)
 	w.registerGaps(sc)
 	w.registerHTTPHygiene(sc)
 	w.registerLifecycle(sc)

@@ -81,6 +81,7 @@ func (w *world) addServer(s *server) {
 		w.order = append(w.order, s.name)
 	}
 	w.servers[s.name] = s
+	w.lb.backend(s.name, s.ready.HTTPAddr)
 	if nc := w.nc[s.name]; nc != nil {
 		nc.Close()
 		delete(w.nc, s.name)
@@ -117,7 +118,7 @@ func (w *world) startProcess(name, dataDir string, extra []string) (*server, err
 	if err != nil {
 		return nil, err
 	}
-	s := &server{name: name, dataDir: dataDir, proc: cmd, done: make(chan error, 1), logs: &lockedBuffer{}}
+	s := &server{name: name, dataDir: dataDir, extra: extra, proc: cmd, done: make(chan error, 1), logs: &lockedBuffer{}}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -305,54 +306,79 @@ func writeKeyFile(dir, names string) (string, error) {
 // natsCluster starts n embedded nats-servers with JetStream, routed to
 // each other on loopback (one server alone is not clustered).
 func (w *world) natsCluster(n int) error {
+	w.clusterCfgs = make([]natsembed.Config, n)
 	if n == 1 {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		ns, err := natsembed.Start(ctx, natsembed.Config{ClientAddr: "127.0.0.1:0", StoreDir: filepath.Join(w.dir, "nats-1")})
-		if err != nil {
-			return err
+		w.clusterCfgs[0] = natsembed.Config{ClientAddr: "127.0.0.1:0", StoreDir: filepath.Join(w.dir, "nats-1")}
+	} else {
+		ports := make([]int, n)
+		var routes []string
+		for i := range ports {
+			p, err := freePort()
+			if err != nil {
+				return err
+			}
+			ports[i] = p
+			routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 		}
-		w.cluster = append(w.cluster, ns)
-		w.clusterURLs = append(w.clusterURLs, ns.ClientURL())
-		return nil
-	}
-	ports := make([]int, n)
-	var routes []string
-	for i := range ports {
-		p, err := freePort()
-		if err != nil {
-			return err
-		}
-		ports[i] = p
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
-	}
-	type result struct {
-		ns  *natsserver.Server
-		err error
-	}
-	results := make(chan result, n)
-	for i := range n {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			ns, err := natsembed.Start(ctx, natsembed.Config{
+		for i := range n {
+			w.clusterCfgs[i] = natsembed.Config{
 				ServerName:  fmt.Sprintf("n%d", i+1),
 				ClientAddr:  "127.0.0.1:0",
 				StoreDir:    filepath.Join(w.dir, fmt.Sprintf("nats-%d", i+1)),
 				ClusterName: "jetsse-test",
 				ClusterAddr: fmt.Sprintf("127.0.0.1:%d", ports[i]),
 				Routes:      routes,
-			})
-			results <- result{ns, err}
+			}
+		}
+	}
+	w.cluster = make([]*natsserver.Server, n)
+	w.clusterURLs = make([]string, n)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	return w.startClusterServers(all...)
+}
+
+// startClusterServers starts the cluster's servers idx, all at once (a
+// JetStream cluster is ready only once a quorum of it runs), each with its
+// configuration in w.clusterCfgs. A server's first start fixes its client
+// address, so a server started again (on its store dir) is where the edges'
+// --nats-url says it is.
+func (w *world) startClusterServers(idx ...int) error {
+	type result struct {
+		i   int
+		ns  *natsserver.Server
+		err error
+	}
+	results := make(chan result, len(idx))
+	for _, i := range idx {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			ns, err := natsembed.Start(ctx, w.clusterCfgs[i])
+			results <- result{i, ns, err}
 		}()
 	}
-	for range n {
+	var errs []error
+	for range idx {
 		r := <-results
 		if r.err != nil {
-			return r.err
+			errs = append(errs, fmt.Errorf("NATS server %d: %w", r.i+1, r.err))
+			continue
 		}
-		w.cluster = append(w.cluster, r.ns)
-		w.clusterURLs = append(w.clusterURLs, r.ns.ClientURL())
+		w.cluster[r.i] = r.ns
+		w.clusterCfgs[r.i].ClientAddr = r.ns.Addr().String()
+		w.clusterURLs[r.i] = r.ns.ClientURL()
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// stopClusterServer shuts the cluster's server i down, as an operator
+// stopping its process would (its store stays).
+func (w *world) stopClusterServer(i int) {
+	if ns := w.cluster[i]; ns != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}
 }

@@ -247,11 +247,23 @@ func (w *world) sessionPositionIsRecorded(name string, pos uint64) error {
 		if err != nil {
 			return err
 		}
-		if got := c.CachedInfo().AckFloor.Stream; got != pos {
-			return fmt.Errorf("consumer ack floor %d, want %d", got, pos)
+		if got := consumerPosition(c.CachedInfo()); got != pos {
+			return fmt.Errorf("consumer at %d (ack floor %+v, delivered %+v), want %d", got, c.CachedInfo().AckFloor, c.CachedInfo().Delivered, pos)
 		}
 		return nil
 	})
+}
+
+// consumerPosition is the position a session's consumer holds: its ack
+// floor, or, when it has no delivery unacknowledged, the stream sequence it
+// delivered up to. A replicated consumer made at a start sequence reports
+// an ack floor of 0 until it is reset, but its delivered stream sequence is
+// right (nats-server 2.15, on a cluster).
+func consumerPosition(info *jetstream.ConsumerInfo) uint64 {
+	if info.Delivered.Consumer == info.AckFloor.Consumer {
+		return max(info.AckFloor.Stream, info.Delivered.Stream)
+	}
+	return info.AckFloor.Stream
 }
 
 // jetStreamOf returns JetStream on server s: its own NATS while it runs,

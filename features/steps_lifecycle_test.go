@@ -341,12 +341,16 @@ func (w *world) recordExpires(client string) error {
 }
 
 // edgeStartsAgain starts a stopped edge again with the arguments it first
-// started with.
+// started with, as it ran before: in-process or as a process.
 func (w *world) edgeStartsAgain(name string) error {
 	s := w.servers[name]
 	if s == nil {
 		return fmt.Errorf("no server %q", name)
 	}
-	_, err := w.startServer(name, s.dataDir, s.extra)
+	start := w.startServer
+	if s.proc != nil {
+		start = w.startProcess
+	}
+	_, err := start(name, s.dataDir, s.extra)
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetsse/jetsse/pkg/natsembed"
 	"github.com/jetsse/jetsse/pkg/topic"
 )
 
@@ -38,6 +39,18 @@ type world struct {
 
 	cluster     []*natsserver.Server
 	clusterURLs []string
+	// clusterCfgs are the cluster's servers' configurations, for starting
+	// one again where it was (a stopped server's entry in cluster is shut
+	// down).
+	clusterCfgs []natsembed.Config
+	// lb is a load balancer in front of the edges (nil: none); edges that
+	// start again are its backends again.
+	lb *loadBalancer
+	// steady publishes in the background (nil: nothing does).
+	steady *steadyPublisher
+	// stoppedLeader is the NATS server that led the stream when the
+	// scenario stopped it.
+	stoppedLeader string
 
 	storm stormState
 	// cliOutput is the output of the last nats CLI command.
@@ -79,11 +92,13 @@ func newWorld(dir string) *world {
 }
 
 func (w *world) close() {
+	_ = w.steady.halt()
 	w.limits.close()
 	w.backend.close()
 	for _, c := range w.clients {
 		c.close()
 	}
+	w.lb.close()
 	for _, nc := range w.nc {
 		nc.Close()
 	}
@@ -91,8 +106,10 @@ func (w *world) close() {
 		_ = w.servers[w.order[i]].stop()
 	}
 	for _, ns := range w.cluster {
-		ns.Shutdown()
-		ns.WaitForShutdown()
+		if ns != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
 	}
 }
 

@@ -30,6 +30,10 @@ type outcome[T any] struct {
 // callers, so no single caller's context may cut it short.
 const requestTimeout = 5 * time.Second
 
+// do returns the answer of a request made after it was called, or its
+// context's error as soon as ctx ends: a caller whose context ends leaves,
+// even one whose turn it was to make the request (the request goes on for
+// the others, see start).
 func (c *coalescer[T]) do(ctx context.Context) (T, error) {
 	ch := make(chan outcome[T], 1)
 	c.mu.Lock()
@@ -40,7 +44,7 @@ func (c *coalescer[T]) do(ctx context.Context) (T, error) {
 	}
 	c.mu.Unlock()
 	if lead {
-		c.run(ctx)
+		c.start(ctx)
 	}
 	for {
 		select {
@@ -48,7 +52,7 @@ func (c *coalescer[T]) do(ctx context.Context) (T, error) {
 			if !o.run {
 				return o.v, o.err
 			}
-			c.run(ctx)
+			c.start(ctx)
 		case <-ctx.Done():
 			var zero T
 			// Leave the queue; if this caller was handed the next run,
@@ -75,20 +79,26 @@ func (c *coalescer[T]) do(ctx context.Context) (T, error) {
 	}
 }
 
-// run makes one request for everyone waiting now, then hands the next
-// request to one of those who came meanwhile (or marks none in flight).
-func (c *coalescer[T]) run(ctx context.Context) {
+// start makes one request for everyone waiting now, the caller included,
+// then hands the next request to one of those who came meanwhile (or
+// marks none in flight). The request runs on its own goroutine, so the
+// caller can leave when its context ends; it lasts at most requestTimeout
+// (fn honours its context), and its answers go to buffered channels,
+// received or not.
+func (c *coalescer[T]) start(ctx context.Context) {
 	c.mu.Lock()
 	batch := c.waiting
 	c.waiting = nil
 	c.mu.Unlock()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
-	v, err := c.fn(rctx)
-	cancel()
-	for _, ch := range batch {
-		ch <- outcome[T]{v: v, err: err}
-	}
-	c.handOff()
+	go func() {
+		defer cancel()
+		v, err := c.fn(rctx)
+		for _, ch := range batch {
+			ch <- outcome[T]{v: v, err: err}
+		}
+		c.handOff()
+	}()
 }
 
 func (c *coalescer[T]) handOff() {

@@ -30,7 +30,7 @@ type ConsumerState struct {
 	Topics   []string  // as stored in the consumer's metadata
 	Created  time.Time // from the consumer's metadata
 	Subject  string    // from the consumer's metadata ("" for anonymous)
-	Position uint64    // last delivered event ID (the consumer's ack floor)
+	Position uint64    // the last event ID its client surely had (see consumerPosition)
 }
 
 // createConsumer makes a session's consumer positioned after event ID
@@ -139,7 +139,7 @@ func (l *Log) Consumer(ctx context.Context, id string) (ConsumerState, error) {
 }
 
 func stateFromInfo(id string, info *jetstream.ConsumerInfo) ConsumerState {
-	s := ConsumerState{ID: id, Position: info.AckFloor.Stream}
+	s := ConsumerState{ID: id, Position: consumerPosition(info)}
 	if info.Config.Metadata != nil {
 		_ = json.Unmarshal([]byte(info.Config.Metadata[MetaTopics]), &s.Topics)
 		s.Created, _ = time.Parse(time.RFC3339Nano, info.Config.Metadata[MetaCreated])
@@ -238,6 +238,22 @@ func (l *Log) roomForConsumer(ctx context.Context) bool {
 	}
 	l.count++
 	return true
+}
+
+// consumerPosition is the position a session's consumer holds: the stream
+// sequence before its start, or where it was last reset to. The edge never
+// takes deliveries from it, so that is both its ack floor and its delivered
+// stream sequence, except that JetStream reports an ack floor of 0 for a
+// replicated consumer (on a cluster, replicas > 1) made at a start sequence
+// until it is first reset. So the delivered stream sequence counts when
+// every delivery is acknowledged (none, for the edge's own), and the ack
+// floor otherwise: should anyone have taken deliveries from the consumer,
+// those not acknowledged are not the client's.
+func consumerPosition(info *jetstream.ConsumerInfo) uint64 {
+	if info.Delivered.Consumer == info.AckFloor.Consumer {
+		return max(info.AckFloor.Stream, info.Delivered.Stream)
+	}
+	return info.AckFloor.Stream
 }
 
 func (s ConsumerState) sameTopics(topics []string) bool {
