@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,7 +49,12 @@ func (s liveSource) Follow(ctx context.Context, start uint64, started func(), fn
 			Data:  m.Data(),
 			Time:  md.Timestamp,
 		})
-	}, jetstream.PullMaxMessagesWithBytesLimit(1000, 4<<20))
+	},
+		jetstream.PullMaxMessagesWithBytesLimit(1000, 4<<20),
+		// A reader whose NATS server died is noticed after two missed
+		// heartbeats: 2 s of silence for its clients, not nats.go's
+		// default 10 s (features/failover.feature).
+		jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("eventlog: consume: %w", err)
 	}
