@@ -60,6 +60,11 @@ func (l *Log) consumerConfig(id string, r Record, overlapping bool) jetstream.Co
 		AckPolicy:         jetstream.AckAllPolicy,
 		InactiveThreshold: l.cfg.SessionTTL,
 		MemoryStorage:     l.cfg.SessionMemory,
+		// One replica, whatever the stream's: on a cluster a replicated
+		// consumer is a Raft group of its own, per detached session. The
+		// session's record (replicated with the bucket) holds the same
+		// position, so losing the NATS server of a consumer loses nothing.
+		Replicas: 1,
 		Metadata: map[string]string{
 			MetaTopics:  string(tj),
 			MetaCreated: r.Created.UTC().Format(time.RFC3339Nano),
