@@ -135,6 +135,7 @@ func TestSmoke(t *testing.T) {
 	t.Run("sparse", func(t *testing.T) { smokeSparse(t, r) })
 	t.Run("chart", func(t *testing.T) { smokeChart(t, r, dir, files) })
 	t.Run("floor", func(t *testing.T) { smokeFloor(t, r) })
+	t.Run("probe", func(t *testing.T) { smokeProbe(t, r) })
 }
 
 // smokeFanoutNATS publishes over NATS at a fixed and at the maximum rate,
