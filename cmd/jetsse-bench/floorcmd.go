@@ -29,11 +29,13 @@ round. It embeds a nats-server with JetStream and jetsse's stream (EVENTS,
 subjects events.>), or joins one with --nats-url, and follows the stream
 with one ordered consumer, as jetsse's live path does: event ids are stream
 sequences, so ` + "`jetsse-bench fanout`" + ` runs against it unchanged, and
---pid <its pid> gives the floor's CPU per delivery. Connections are live
-only (no sessions, no resume), one topic each.
+--pid <its pid> gives the floor's CPU per delivery. With --publish-token it
+also answers POST /publish (jetsse's body and answer, stored by the same
+JetStream publish), for --publisher http. Connections are live only (no
+sessions, no resume), one topic each.
 
 Example (docs/benchmarks.md, "Raw-socket floor"):
-  jetsse-bench floor --data-dir $(mktemp -d) --http-addr 127.0.0.1:8080 --nats-addr 127.0.0.1:4222 &
+  jetsse-bench floor --data-dir $(mktemp -d) --http-addr 127.0.0.1:8080 --nats-addr 127.0.0.1:4222 --publish-token bench-publish-token &
   jetsse-bench fanout --addr 127.0.0.1:8080 --nats nats://127.0.0.1:4222 --pid $! --label floor --n 1000 --k 300 --rate 10
 
 Flags:
@@ -55,6 +57,7 @@ func floorCmd(ctx context.Context, args []string, stderr io.Writer, ready floorR
 	prefix := fs.String("subject-prefix", defaults.SubjectPrefix, "topic t is subject <prefix>.t")
 	retry := fs.Duration("retry", defaults.Retry, "retry: sent to clients (±50% jitter, as jetsse)")
 	writers := fs.Int("writers", 0, "writer goroutines, each owning a share of the connections (default GOMAXPROCS)")
+	publishToken := fs.String("publish-token", "", "bearer token for POST /publish (jetsse's body and answer; empty: no POST /publish)")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on non-loopback addresses")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, floorUsage)
@@ -117,7 +120,14 @@ func floorCmd(ctx context.Context, args []string, stderr io.Writer, ready floorR
 	if err != nil {
 		return err
 	}
-	srv, err := floor.New(floor.Config{Source: log.LiveSource(), Retry: *retry, Writers: *writers})
+	fc := floor.Config{Source: log.LiveSource(), Retry: *retry, Writers: *writers}
+	if *publishToken != "" {
+		fc.PublishToken = *publishToken
+		fc.Publish = func(ctx context.Context, topic, eventType string, data []byte) (uint64, error) {
+			return log.Publish(ctx, topic, eventType, data, "")
+		}
+	}
+	srv, err := floor.New(fc)
 	if err != nil {
 		return err
 	}

@@ -339,9 +339,10 @@ func startFloor(t *testing.T) app.Ready {
 	done := make(chan error, 1)
 	var stderr bytes.Buffer
 	go func() {
-		done <- floorCmd(ctx, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0", "--nats-sync", "1s"},
+		done <- floorCmd(ctx, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0", "--nats-sync", "1s",
+			"--publish-token", "floor-smoke-token"},
 			&stderr, func(httpAddr, natsURL string) {
-				ready <- app.Ready{HTTPAddr: httpAddr, NATSURL: natsURL, PublishToken: "unused-by-the-floor"}
+				ready <- app.Ready{HTTPAddr: httpAddr, NATSURL: natsURL, PublishToken: "floor-smoke-token"}
 			})
 	}()
 	t.Cleanup(func() {
@@ -367,7 +368,8 @@ func startFloor(t *testing.T) app.Ready {
 }
 
 // smokeFloor runs fanout against the raw-socket floor, as against jetsse,
-// and checks that the floor writes jetsse's bytes.
+// publishing over NATS and over HTTP, and checks that the floor writes
+// jetsse's bytes.
 func smokeFloor(t *testing.T, jetsse app.Ready) {
 	r := startFloor(t)
 	runs, _ := runBench(t, r, "fanout", "--n", "3", "--k", "20", "--rate", "200,max", "--label", "floor")
@@ -383,6 +385,11 @@ func smokeFloor(t *testing.T, jetsse app.Ready) {
 		if f.CPUUsPerDelivery == nil || f.Latency.Count != 60 {
 			t.Errorf("run %d: cpu %v latency %+v", i, f.CPUUsPerDelivery, f.Latency)
 		}
+	}
+	runs, _ = runBench(t, r, "fanout", "--n", "3", "--k", "20", "--rate", "max", "--label", "floor", "--publisher", "http")
+	if f := decode[bench.FanoutResult](t, runs[0]); f.Target.Publisher != "http" || f.Acked != 20 || f.Delivered != 60 || f.Lost != 0 || f.Dup != 0 || !f.Complete {
+		t.Errorf("over HTTP: publisher %s acked %d delivered %d lost %d dup %d complete %v errors %v",
+			f.Target.Publisher, f.Acked, f.Delivered, f.Lost, f.Dup, f.Complete, f.Errors)
 	}
 	want := streamBytes(t, jetsse)
 	if got := streamBytes(t, r); got != want {

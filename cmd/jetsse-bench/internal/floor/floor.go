@@ -4,7 +4,8 @@
 // write(2) costs on a machine, and a run against jetsse its distance from
 // that floor (docs/benchmarks.md, "Raw-socket floor").
 //
-// What it keeps of jetsse: the response head of a hijacked HTTP/1.1
+// What it keeps of jetsse: POST /publish (optional: the same body, answer
+// and JetStream publish, none of the checks but the token), the response head of a hijacked HTTP/1.1
 // stream (the same header names, a session cookie and Jetsse-Session
 // header of the same shape), the retry: field and the session event, and
 // per event the frame of pkg/sse (id: <stream sequence>, event: <type>
@@ -23,11 +24,14 @@ package floor
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -46,6 +50,12 @@ type Config struct {
 	// Writers is the number of goroutines writing to connections, each
 	// owning a share of them (default GOMAXPROCS).
 	Writers int
+	// Publish, when set, serves POST /publish as jetsse's body and answer
+	// ({"id":"<seq>"}), for runs that publish over HTTP: it stores the
+	// event and returns its stream sequence.
+	Publish func(ctx context.Context, topic, eventType string, data []byte) (uint64, error)
+	// PublishToken, when set, is the bearer token POST /publish wants.
+	PublishToken string
 }
 
 // Server is the floor. Make it with New, serve its Handler, and Run it;
@@ -159,7 +169,38 @@ func (s *Server) flush(ctx context.Context) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /events", s.serveEvents)
+	if s.cfg.Publish != nil {
+		mux.HandleFunc("POST /publish", s.servePublish)
+	}
 	return mux
+}
+
+// servePublish stores one event: jetsse's POST /publish body and answer,
+// with none of its checks but the token and a non-empty topic.
+func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
+	if tok := s.cfg.PublishToken; tok != "" &&
+		subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+tok)) != 1 {
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	var req struct {
+		Topic string `json:"topic"`
+		Event string `json:"event"`
+		Data  string `json:"data"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil || req.Topic == "" {
+		http.Error(w, "a JSON object with a topic and data", http.StatusBadRequest)
+		return
+	}
+	seq, err := s.cfg.Publish(r.Context(), req.Topic, req.Event, []byte(req.Data))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	b := strconv.AppendUint(append(make([]byte, 0, 32), `{"id":"`...), seq, 10)
+	_, _ = w.Write(append(b, "\"}\n"...))
 }
 
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
