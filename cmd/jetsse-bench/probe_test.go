@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/jetsse/jetsse/cmd/jetsse-bench/internal/fakecentrifugo"
 	"github.com/jetsse/jetsse/cmd/jetsse/app"
 )
 
@@ -109,8 +106,8 @@ func checkProbe(t *testing.T, r *probeResult, resumed bool) {
 
 // smokeProbe runs the independent resume probe (Node.js, npm eventsource)
 // against jetsse in both modes, and against a stand-in for Centrifugo's
-// uni_sse and HTTP API that speaks what Centrifugo v6.9.1 wrote (see
-// fakeCentrifugo): the real one is not part of CI.
+// uni_sse and HTTP API that speaks what Centrifugo v6.9.1 wrote
+// (internal/fakecentrifugo): the real one is not part of CI.
 func smokeProbe(t *testing.T, r app.Ready) {
 	dir := installProbe(t)
 	base := "http://" + r.HTTPAddr
@@ -119,139 +116,9 @@ func smokeProbe(t *testing.T, r app.Ready) {
 	res = runProbe(t, dir, "--server", "jetsse", "--url", base, "--publish-token", r.PublishToken, "--mode", "id-only")
 	checkProbe(t, res, false)
 
-	cf := httptest.NewServer(newFakeCentrifugo("smoke-key"))
+	cf := httptest.NewServer(fakecentrifugo.New("smoke-key"))
 	defer cf.Close()
 	defer cf.CloseClientConnections()
 	res = runProbe(t, dir, "--server", "centrifugo", "--url", cf.URL, "--api-key", "smoke-key")
 	checkProbe(t, res, true)
-}
-
-// fakeCentrifugo is a stand-in for Centrifugo v6.9.1's uni_sse transport
-// and HTTP publish API, for channels with history and forced recovery.
-// Its frames are the ones the real server wrote (docs/benchmarks.md,
-// "Configurations used"): a connect push, with the recovered publications
-// and recovered:true when the client presented recover, the epoch and an
-// offset; then a push per publication, the first one with the epoch.
-type fakeCentrifugo struct {
-	key string
-
-	mu   sync.Mutex
-	hist map[string][]json.RawMessage        // channel → data by offset - 1
-	subs map[string]map[chan []byte]struct{} // channel → live streams
-}
-
-const fakeEpoch = "SmokeEpc"
-
-func newFakeCentrifugo(key string) http.Handler {
-	f := &fakeCentrifugo{key: key, hist: map[string][]json.RawMessage{}, subs: map[string]map[chan []byte]struct{}{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/publish", f.publish)
-	mux.HandleFunc("GET /connection/uni_sse", f.uniSSE)
-	return mux
-}
-
-func (f *fakeCentrifugo) publish(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-API-Key") != f.key {
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
-	}
-	var req struct {
-		Channel string          `json:"channel"`
-		Data    json.RawMessage `json:"data"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || req.Channel == "" {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	f.hist[req.Channel] = append(f.hist[req.Channel], req.Data)
-	offset := len(f.hist[req.Channel])
-	epoch := ""
-	if offset == 1 {
-		epoch = `,"epoch":"` + fakeEpoch + `"`
-	}
-	push := fmt.Appendf(nil, "data: {\"channel\":%q,\"pub\":{\"data\":%s,\"offset\":%d%s}}\n\n", req.Channel, req.Data, offset, epoch)
-	for ch := range f.subs[req.Channel] {
-		select {
-		case ch <- push:
-		default: // a stream that fell behind misses it, as no test expects
-		}
-	}
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"result":{"offset":%d,"epoch":%q}}`, offset, fakeEpoch)
-}
-
-func (f *fakeCentrifugo) uniSSE(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Subs map[string]struct {
-			Recover bool   `json:"recover"`
-			Offset  int    `json:"offset"`
-			Epoch   string `json:"epoch"`
-		} `json:"subs"`
-	}
-	if err := json.Unmarshal([]byte(r.URL.Query().Get("cf_connect")), &req); err != nil || len(req.Subs) != 1 {
-		http.Error(w, "bad cf_connect", http.StatusBadRequest)
-		return
-	}
-	live := make(chan []byte, 1024)
-	subs := map[string]any{}
-	f.mu.Lock()
-	var channel string
-	for name, s := range req.Subs {
-		channel = name
-		hist := f.hist[name]
-		sub := map[string]any{"recoverable": true, "epoch": fakeEpoch, "positioned": true}
-		if s.Recover {
-			sub["was_recovering"] = true
-			if s.Epoch == fakeEpoch && s.Offset <= len(hist) {
-				var pubs []map[string]any
-				for i := s.Offset; i < len(hist); i++ {
-					pubs = append(pubs, map[string]any{"data": hist[i], "offset": i + 1})
-				}
-				sub["publications"], sub["recovered"], sub["offset"] = pubs, true, s.Offset
-			} else {
-				sub["offset"] = len(hist)
-			}
-		} else if len(hist) > 0 {
-			sub["offset"] = len(hist)
-		}
-		subs[name] = sub
-	}
-	if f.subs[channel] == nil {
-		f.subs[channel] = map[chan []byte]struct{}{}
-	}
-	f.subs[channel][live] = struct{}{}
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		delete(f.subs[channel], live)
-		f.mu.Unlock()
-	}()
-
-	connect, err := json.Marshal(map[string]any{"connect": map[string]any{
-		"client": "00000000-0000-0000-0000-000000000000", "version": "6.9.1 OSS", "subs": subs, "ping": 25,
-		"session": "00000000-0000-0000-0000-000000000000",
-	}})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "private, no-cache, no-store, must-revalidate, max-age=0")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if _, err := fmt.Fprintf(w, "\ndata: %s\n\n", connect); err != nil || rc.Flush() != nil {
-		return
-	}
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case b := <-live:
-			if _, err := w.Write(b); err != nil || rc.Flush() != nil {
-				return
-			}
-		}
-	}
 }

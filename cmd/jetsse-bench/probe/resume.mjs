@@ -13,8 +13,10 @@
 //      --mode last-event-id the session cookie too, as a browser's
 //      EventSource; Centrifugo: uni_sse cf_connect with recover, offset
 //      and epoch), and times from the moment the reconnect's fetch() is
-//      called to the message that completes the acknowledged set, each
-//      event's data parsed as JSON as an application would.
+//      called to the message that completes the acknowledged set. By
+//      default the client does only what it must to know which events
+//      arrived (jetsse: the SSE id; Centrifugo: JSON.parse of its frames);
+//      --decode-data also parses jetsse's event data.
 //
 // It checks that exactly the acknowledged IDs arrived, none twice, and
 // prints one JSON object (median, min and max over the samples) to stdout;
@@ -41,6 +43,9 @@ const usage = `Usage: node resume.mjs --server jetsse|centrifugo [flags]
   --publish-concurrency N  publish requests in flight (default 16)
   --timeout S            seconds a sample may take to catch up (default 30)
   --jit-warmup N         unmeasured local replays before the samples, to warm Node's JIT (default 5)
+  --decode-data          jetsse: also JSON.parse each event's data, as an application would
+                         (Centrifugo's frames are JSON and always parsed, data included)
+  --settle MS            wait this long after the last missed event is acknowledged (default 0)
   --label NAME           name in the result (default: --server)
 `;
 
@@ -58,6 +63,8 @@ const { values: a } = parseArgs({
     "publish-concurrency": { type: "string", default: "16" },
     timeout: { type: "string", default: "30" },
     "jit-warmup": { type: "string", default: "5" },
+    "decode-data": { type: "boolean", default: false },
+    settle: { type: "string", default: "0" },
     label: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -81,6 +88,7 @@ const R = int("repeat", 1, 1000);
 const C = int("publish-concurrency", 1, 256);
 const T = int("timeout", 1, 3600) * 1000;
 const J = int("jit-warmup", 0, 100);
+const S = int("settle", 0, 600_000);
 if (!["jetsse", "centrifugo"].includes(a.server)) fail("--server must be jetsse or centrifugo");
 if (!["last-event-id", "id-only"].includes(a.mode)) fail("--mode must be last-event-id or id-only");
 const base = (a.url ?? (a.server === "jetsse" ? "http://127.0.0.1:8080" : "http://127.0.0.1:8000")).replace(/\/$/, "");
@@ -137,7 +145,7 @@ const servers = {
       es.addEventListener("session", (e) => on.attached(JSON.parse(e.data)));
       es.addEventListener("gap", () => on.gap());
       es.addEventListener("message", (e) => {
-        JSON.parse(e.data);
+        if (a["decode-data"]) JSON.parse(e.data);
         on.ids([e.lastEventId], { lastId: e.lastEventId });
       });
     },
@@ -285,6 +293,7 @@ async function sample(i) {
   const missed = new Set(await publishAll(server, topic, W + 1, M));
   if (missed.size !== M) throw new Error(`sample ${i}: ${missed.size} distinct IDs acknowledged for ${M} events`);
 
+  if (S > 0) await new Promise((r) => setTimeout(r, S));
   // 5: reconnect presenting the position.
   const c2 = connect(topic, server.resumeURL(topic, pos), server.resumeHeaders(pos), missed, M);
   await c2.doneP;
@@ -338,7 +347,7 @@ const result = {
   server: a.server,
   client: `npm eventsource ${eventsourceVersion}, Node.js ${process.version}`,
   url: base,
-  params: { m: M, warmup: W, repeat: R, mode: a.server === "jetsse" ? a.mode : "recover", publish_concurrency: C, jit_warmup: J },
+  params: { m: M, warmup: W, repeat: R, mode: a.server === "jetsse" ? a.mode : "recover", publish_concurrency: C, jit_warmup: J, decode_data: a["decode-data"], settle_ms: S },
   started,
   catch_up_ms: spread(samples.filter((s) => s.complete).map((s) => s.catch_up_ms)),
   first_event_ms: spread(samples.filter((s) => s.complete).map((s) => s.first_event_ms)),
