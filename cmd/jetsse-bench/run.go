@@ -30,6 +30,9 @@ Scenarios:
            are published: time until all resumed, HTTP errors, losses
   sparse   catch-up of a topic that is 1 in 100 events of a busy stream
   all      idle, fanout, resume, sparse and storm with their defaults
+  floor    serve the raw-socket floor: jetsse's bytes written to the same
+           sockets with plain writes and nothing else, for fanout --pid to
+           show loopback's write(2) cost (jetsse-bench floor -h)
   chart    draw an SVG chart from result files (x = N; CPU µs per delivery,
            KiB per idle session, p99 latency; a line per label and rate)
 
@@ -58,8 +61,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "chart" {
+	switch cmd {
+	case "chart":
 		return chartCmd(args, stderr)
+	case "floor":
+		return floorCmd(ctx, args, stderr, nil)
 	}
 	fs := flag.NewFlagSet("jetsse-bench "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsse/jetsse/cmd/jetsse-bench/internal/bench"
 	"github.com/jetsse/jetsse/cmd/jetsse/app"
@@ -128,6 +134,8 @@ func TestSmoke(t *testing.T) {
 	t.Run("storm", func(t *testing.T) { smokeStorm(t, r) })
 	t.Run("sparse", func(t *testing.T) { smokeSparse(t, r) })
 	t.Run("chart", func(t *testing.T) { smokeChart(t, r, dir, files) })
+	t.Run("floor", func(t *testing.T) { smokeFloor(t, r) })
+	t.Run("probe", func(t *testing.T) { smokeProbe(t, r) })
 }
 
 // smokeFanoutNATS publishes over NATS at a fixed and at the maximum rate,
@@ -319,4 +327,132 @@ func write(t *testing.T, dir, name string, runs []json.RawMessage) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// startFloor runs the floor subcommand in-process on random loopback ports
+// and stops it when the test ends.
+func startFloor(t *testing.T) app.Ready {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dataDir := t.TempDir()
+	ready := make(chan app.Ready, 1)
+	done := make(chan error, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- floorCmd(ctx, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0", "--nats-sync", "1s",
+			"--publish-token", "floor-smoke-token"},
+			&stderr, func(httpAddr, natsURL string) {
+				ready <- app.Ready{HTTPAddr: httpAddr, NATSURL: natsURL, PublishToken: "floor-smoke-token"}
+			})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("floor: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("the floor did not stop within 10s of cancelling its context")
+		}
+	})
+	select {
+	case r := <-ready:
+		return r
+	case err := <-done:
+		t.Fatalf("the floor ended before it was ready: %v\n%s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("the floor not ready after 30s")
+	}
+	panic("unreachable")
+}
+
+// smokeFloor runs fanout against the raw-socket floor, as against jetsse,
+// publishing over NATS and over HTTP, and checks that the floor writes
+// jetsse's bytes.
+func smokeFloor(t *testing.T, jetsse app.Ready) {
+	r := startFloor(t)
+	runs, _ := runBench(t, r, "fanout", "--n", "3", "--k", "20", "--rate", "200,max", "--label", "floor")
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want 2 (one per rate)", len(runs))
+	}
+	for i, raw := range runs {
+		f := decode[bench.FanoutResult](t, raw)
+		if f.Label != "floor" || f.Subscribers != 3 || f.Acked != 20 || f.Delivered != 60 || f.Lost != 0 || f.Dup != 0 || f.Gaps != 0 || !f.Complete {
+			t.Errorf("run %d: label %s subscribers %d acked %d delivered %d lost %d dup %d gaps %d complete %v errors %v",
+				i, f.Label, f.Subscribers, f.Acked, f.Delivered, f.Lost, f.Dup, f.Gaps, f.Complete, f.Errors)
+		}
+		if f.CPUUsPerDelivery == nil || f.Latency.Count != 60 {
+			t.Errorf("run %d: cpu %v latency %+v", i, f.CPUUsPerDelivery, f.Latency)
+		}
+	}
+	runs, _ = runBench(t, r, "fanout", "--n", "3", "--k", "20", "--rate", "max", "--label", "floor", "--publisher", "http")
+	if f := decode[bench.FanoutResult](t, runs[0]); f.Target.Publisher != "http" || f.Acked != 20 || f.Delivered != 60 || f.Lost != 0 || f.Dup != 0 || !f.Complete {
+		t.Errorf("over HTTP: publisher %s acked %d delivered %d lost %d dup %d complete %v errors %v",
+			f.Target.Publisher, f.Acked, f.Delivered, f.Lost, f.Dup, f.Complete, f.Errors)
+	}
+	want := streamBytes(t, jetsse)
+	if got := streamBytes(t, r); got != want {
+		t.Errorf("the floor writes\n%q\njetsse writes\n%q", got, want)
+	}
+}
+
+// streamBytes subscribes to a fresh topic with a raw connection, publishes
+// two events over NATS (one with a type, one with two data lines) and
+// returns everything the server wrote, with what differs per connection or
+// server (date, token, session id, retry value, sequences) masked.
+func streamBytes(t *testing.T, r app.Ready) string {
+	t.Helper()
+	topic := bench.RunTopic("floor")
+	conn, err := net.DialTimeout("tcp", r.HTTPAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /events?topic=%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", topic, r.HTTPAddr)
+	var got []byte
+	readUntil := func(s string) {
+		buf := make([]byte, 4096)
+		for !bytes.Contains(got, []byte(s)) {
+			n, err := conn.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				t.Fatalf("reading until %q: %v\n%q", s, err, got)
+			}
+		}
+	}
+	readUntil("event: session\n")
+	readUntil("\n\n")
+	nc, err := nats.Connect(r.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := nats.NewMsg("events." + topic)
+	m.Header.Set("Sse-Event", "tick")
+	m.Data = []byte(`{"n":1}`)
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "events."+topic, []byte("two\nlines")); err != nil {
+		t.Fatal(err)
+	}
+	readUntil("data: lines\n\n")
+	for _, re := range []struct{ re, to string }{
+		{`Date: [^\r]*`, "Date: D"},
+		{`(Jetsse-Session: |jetsse_session=)[A-Za-z0-9_-]+`, "${1}T"},
+		{`"session":"[0-9a-f]+"`, `"session":"S"`},
+		{`retry: \d+`, "retry: R"},
+		{`id: \d+`, "id: N"},
+	} {
+		got = regexp.MustCompile(re.re).ReplaceAll(got, []byte(re.to))
+	}
+	return string(got)
 }
