@@ -29,6 +29,10 @@ Scenarios:
   storm    N sessions dropped and reconnected within T seconds while events
            are published: time until all resumed, HTTP errors, losses
   sparse   catch-up of a topic that is 1 in 100 events of a busy stream
+  publish  K events published by W concurrent publishers as fast as they are
+           acknowledged, over HTTP (one event or --batch B per request) or
+           NATS (synchronous, or --window async): events/s, latency, server
+           CPU µs per event (--pid), and what the stream holds afterwards
   all      idle, fanout, resume, sparse and storm with their defaults
   chart    draw an SVG chart from result files (x = N; CPU µs per delivery,
            KiB per idle session, p99 latency; a line per label and rate)
@@ -77,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sc.registerStorm(fs, "rate")
 	case "sparse":
 		sc.registerSparse(fs)
+	case "publish":
+		sc.registerPublish(fs, &o.workers)
 	case "all":
 		sc.registerFanout(fs, "rate")
 		sc.registerIdle(fs)
@@ -114,6 +120,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("all needs the server's --pid (idle measures its memory)")
 	}
 	sc.size = o.size
+	if cmd == "publish" {
+		sc.pub.Size, sc.pub.Workers = o.size, o.workers
+		if sc.pub.Size == 0 {
+			sc.pub.Size = 100
+		}
+		if sc.pub.Verify == "stream" && !o.allowRemote {
+			if err := bench.CheckLoopback(ctx, o.natsURL); err != nil {
+				return err
+			}
+		}
+	}
 	if fdMax, err := bench.RaiseFDLimit(); err != nil {
 		return fmt.Errorf("raising the file descriptor limit: %w", err)
 	} else if need := uint64(slices.Max(sc.ns)) + 64; fdMax < need {
