@@ -147,6 +147,11 @@ type Log struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 	sem chan struct{}
+	// acks routes publish acknowledgements to the publishes waiting.
+	acks *acks
+	// plainHeader is the header of an event without type or message ID;
+	// never written once made.
+	plainHeader nats.Header
 
 	// state coalesces stream state reads (see State); limits is the stream's
 	// configuration as last read, for refusing events that cannot fit.
@@ -198,7 +203,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
-	l := &Log{cfg: cfg, nc: nc, js: js, sem: make(chan struct{}, cfg.APIConcurrency)}
+	l := &Log{cfg: cfg, nc: nc, js: js, sem: make(chan struct{}, cfg.APIConcurrency),
+		plainHeader: nats.Header{jetstream.ExpectedStreamHeader: {cfg.Stream}}}
+	if l.acks, err = startAcks(nc, cfg.Stream); err != nil {
+		return nil, fmt.Errorf("eventlog: %w", err)
+	}
 	l.state.fn, l.first.fn = l.readState, l.readFirst
 	err = retry(ctx, func(ctx context.Context) error {
 		if err := l.provisionStream(ctx, true); err != nil {
@@ -208,6 +217,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 		return err
 	})
 	if err != nil {
+		_ = l.acks.sub.Unsubscribe()
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
 	return l, nil
