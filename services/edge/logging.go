@@ -28,6 +28,26 @@ func (s loggingService) Publish(ctx context.Context, req PublishRequest) (resp P
 	return s.next.Publish(ctx, req)
 }
 
+func (s loggingService) PublishBatch(ctx context.Context, req PublishBatchRequest) (resp PublishBatchResponse, err error) {
+	defer func(begin time.Time) {
+		level := slog.LevelDebug
+		if serverSide(Outcome(err)) {
+			level = slog.LevelWarn
+		}
+		if !s.logger.Enabled(ctx, level) {
+			return
+		}
+		stored := 0
+		for _, id := range resp.IDs {
+			if id != "" {
+				stored++
+			}
+		}
+		s.logger.Log(ctx, level, "publish batch", "events", len(req.Events), "stored", stored, "err", err, "took", time.Since(begin))
+	}(time.Now())
+	return s.next.PublishBatch(ctx, req)
+}
+
 func (s loggingService) Subscribe(ctx context.Context, req SubscribeRequest) (st *Stream, err error) {
 	defer func(begin time.Time) {
 		attrs := []any{"topics", req.Topics, "last_event_id", req.LastEventID, "took", time.Since(begin)}

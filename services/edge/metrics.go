@@ -64,7 +64,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "jetsse", Name: name, Help: help}, labels)
 		reg.MustRegister(cv)
 		if len(labels) == 0 {
-			return kitprometheus.NewCounter(cv).With() // exported at 0 from the start
+			cv.WithLabelValues() // exported at 0 from the start
+			return kitprometheus.NewCounter(cv)
 		}
 		return &promCounter{cv: cv, labels: len(labels)}
 	}
