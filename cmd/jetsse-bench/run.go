@@ -17,6 +17,7 @@ const usage = `jetsse-bench: load tool for jetsse and peer SSE servers.
 Usage:
   jetsse-bench <scenario> [flags]
   jetsse-bench chart --out chart.svg results.json [more.json ...]
+  jetsse-bench floor-server --addr 127.0.0.1:8090
 
 Scenarios:
   fanout   N subscribers on one topic, K events at a fixed rate and/or at the
@@ -36,6 +37,9 @@ Scenarios:
   all      idle, fanout, resume, sparse and storm with their defaults
   chart    draw an SVG chart from result files (x = N; CPU µs per delivery,
            KiB per idle session, p99 latency; a line per label and rate)
+  floor-server
+           the cheapest HTTP publish endpoint (answers {"id":"n"}, stores
+           nothing): publish to it for the HTTP floor of the publish scenario
 
 Every run talks only to the loopback addresses given by flags (--allow-remote
 lifts that), is bounded by --timeout and by its counts, and writes one JSON
@@ -64,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, args := args[0], args[1:]
 	if cmd == "chart" {
 		return chartCmd(args, stderr)
+	}
+	if cmd == "floor-server" {
+		return floorServerCmd(ctx, args, stderr, nil)
 	}
 	fs := flag.NewFlagSet("jetsse-bench "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

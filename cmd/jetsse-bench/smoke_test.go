@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -326,8 +327,25 @@ func smokePublish(t *testing.T, r app.Ready) {
 			t.Errorf("%s: no progress line:\n%s", c.path, progress)
 		}
 	}
+	// The floor: the cheapest HTTP endpoint, trusted on its answers.
+	ctx, stop := context.WithCancel(context.Background())
+	addrs := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- floorServerCmd(ctx, []string{"--addr", "127.0.0.1:0"}, io.Discard, func(a string) { addrs <- a })
+	}()
+	floor := <-addrs
+	runs, _ := runBench(t, r, "publish", "--k", "30", "--warmup", "0", "--publisher", "http", "--verify", "acks",
+		"--label", "floor", "--publish-url", "http://"+floor+"/publish")
+	if v := decode[bench.PublishResult](t, runs[0]); v.Accepted != 30 || !v.Complete || v.Label != "floor" {
+		t.Errorf("floor: accepted %d complete %v label %s errors %v", v.Accepted, v.Complete, v.Label, v.Errors)
+	}
+	stop()
+	if err := <-served; err != nil {
+		t.Errorf("floor-server: %v", err)
+	}
 	// A peer is trusted on its acknowledgements.
-	runs, _ := runBench(t, r, "publish", "--k", "20", "--warmup", "0", "--publisher", "http", "--verify", "acks")
+	runs, _ = runBench(t, r, "publish", "--k", "20", "--warmup", "0", "--publisher", "http", "--verify", "acks")
 	if v := decode[bench.PublishResult](t, runs[0]); v.Stream != nil || v.Accepted != 20 || !v.Complete {
 		t.Errorf("--verify acks: stream %+v accepted %d complete %v", v.Stream, v.Accepted, v.Complete)
 	}
