@@ -3,7 +3,9 @@
 //
 //   - the event stream: provisioned (created if missing, only explicitly
 //     given limits applied to an existing one, made again if deleted),
-//     published to, read back by batched direct gets, and followed by one
+//     published to (pipelined: one inbox subscription routes every
+//     acknowledgement to the publish waiting for it; Publish,
+//     PublishBatch), read back by batched direct gets, and followed by one
 //     ordered consumer per node for the live path (LiveSource);
 //   - sessions: a session is its record in the KV bucket jetsse_sessions
 //     (which connection holds its claim, its position, its topics),
