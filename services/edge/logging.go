@@ -22,6 +22,9 @@ func (s loggingService) Publish(ctx context.Context, req PublishRequest) (resp P
 		if serverSide(Outcome(err)) {
 			level = slog.LevelWarn
 		}
+		if !s.logger.Enabled(ctx, level) {
+			return // spares boxing the attributes on every publish
+		}
 		s.logger.Log(ctx, level, "publish", "topic", req.Topic, "event", req.Event, "bytes", len(req.Data),
 			"id", resp.ID, "err", err, "took", time.Since(begin))
 	}(time.Now())
