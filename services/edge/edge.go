@@ -272,7 +272,7 @@ func (e *edge) Publish(ctx context.Context, req PublishRequest) (PublishResponse
 	if e.draining.Load() {
 		return PublishResponse{}, ErrDraining
 	}
-	if err := e.checkEvent(req.Principal, Event{Topic: req.Topic, Event: req.Event, Data: req.Data, MsgID: req.MsgID}, ""); err != nil {
+	if err := e.checkEvent(req.Principal, Event{Topic: req.Topic, Event: req.Event, Data: req.Data, MsgID: req.MsgID}, -1); err != nil {
 		return PublishResponse{}, err
 	}
 	seq, err := e.store.Publish(ctx, req.Topic, req.Event, []byte(req.Data), req.MsgID)
@@ -301,7 +301,7 @@ func (e *edge) PublishBatch(ctx context.Context, req PublishBatchRequest) (Publi
 	}
 	events := make([]eventlog.Event, len(req.Events))
 	for i, ev := range req.Events {
-		if err := e.checkEvent(req.Principal, ev, fmt.Sprintf("events[%d].", i)); err != nil {
+		if err := e.checkEvent(req.Principal, ev, i); err != nil {
 			return PublishBatchResponse{}, err
 		}
 		events[i] = eventlog.Event{Topic: ev.Topic, Type: ev.Event, Data: []byte(ev.Data), MsgID: ev.MsgID}
@@ -336,24 +336,30 @@ func (e *edge) PublishBatch(ctx context.Context, req PublishBatchRequest) (Publi
 	return resp, nil
 }
 
-// checkEvent checks one event for publishing by p; field prefixes the
-// names of the fields in errors (a batch's "events[3].").
-func (e *edge) checkEvent(p Principal, ev Event, field string) error {
+// checkEvent checks one event for publishing by p: the index-th of a
+// batch, whose errors name it ("events[3].topic"), or (-1) a single one.
+func (e *edge) checkEvent(p Principal, ev Event, index int) error {
+	inputError := func(name string, err error) error {
+		if index >= 0 {
+			name = fmt.Sprintf("events[%d].%s", index, name)
+		}
+		return &InputError{Field: name, Err: err}
+	}
 	if err := topic.Validate(ev.Topic, false, e.cfg.Limits.MaxTopicLen); err != nil {
-		return inputError(field+"topic", err)
+		return inputError("topic", err)
 	}
 	if !p.Publish.Covers(ev.Topic) {
 		e.metrics.RejectedRequests.With("reason", "forbidden").Add(1)
 		return fmt.Errorf("%w: publishing to topic %q is not granted", ErrForbidden, ev.Topic)
 	}
 	if err := validateLabel(ev.Event, e.cfg.Limits.MaxEventLen); err != nil {
-		return inputError(field+"event", err)
+		return inputError("event", err)
 	}
 	if IsControlType(ev.Event) {
-		return inputError(field+"event", fmt.Errorf("%q is reserved for jetsse's control events", ev.Event))
+		return inputError("event", fmt.Errorf("%q is reserved for jetsse's control events", ev.Event))
 	}
 	if err := validateLabel(ev.MsgID, 256); err != nil {
-		return inputError(field+"msg_id", err)
+		return inputError("msg_id", err)
 	}
 	return nil
 }
