@@ -65,6 +65,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerAdmin(sc)
 	w.registerAuthorization(sc)
 	w.registerBadInput(sc)
+	w.registerBatchPublish(sc)
 	w.registerBrowser(sc)
 	w.registerCluster(sc)
 	w.registerCrash(sc)

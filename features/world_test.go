@@ -35,7 +35,10 @@ type world struct {
 	clients   map[string]*sseClient
 	since     map[string]int // client → index into published when it first subscribed
 	published []published
-	nc        map[string]*nats.Conn
+	// batch is the last batch POSTed, batchAnswer its answer.
+	batch       []batchEvent
+	batchAnswer batchAnswer
+	nc          map[string]*nats.Conn
 
 	cluster     []*natsserver.Server
 	clusterURLs []string

@@ -17,6 +17,7 @@ const usage = `jetsse-bench: load tool for jetsse and peer SSE servers.
 Usage:
   jetsse-bench <scenario> [flags]
   jetsse-bench chart --out chart.svg results.json [more.json ...]
+  jetsse-bench floor-server --addr 127.0.0.1:8090
 
 Scenarios:
   fanout   N subscribers on one topic, K events at a fixed rate and/or at the
@@ -29,12 +30,19 @@ Scenarios:
   storm    N sessions dropped and reconnected within T seconds while events
            are published: time until all resumed, HTTP errors, losses
   sparse   catch-up of a topic that is 1 in 100 events of a busy stream
+  publish  K events published by W concurrent publishers as fast as they are
+           acknowledged, over HTTP (one event or --batch B per request) or
+           NATS (synchronous, or --window async): events/s, latency, server
+           CPU µs per event (--pid), and what the stream holds afterwards
   all      idle, fanout, resume, sparse and storm with their defaults
   floor    serve the raw-socket floor: jetsse's bytes written to the same
            sockets with plain writes and nothing else, for fanout --pid to
            show loopback's write(2) cost (jetsse-bench floor -h)
   chart    draw an SVG chart from result files (x = N; CPU µs per delivery,
            KiB per idle session, p99 latency; a line per label and rate)
+  floor-server
+           the cheapest HTTP publish endpoint (answers {"id":"n"}, stores
+           nothing): publish to it for the HTTP floor of the publish scenario
 
 Every run talks only to the loopback addresses given by flags (--allow-remote
 lifts that), is bounded by --timeout and by its counts, and writes one JSON
@@ -67,6 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "floor":
 		return floorCmd(ctx, args, stderr, nil)
 	}
+	if cmd == "floor-server" {
+		return floorServerCmd(ctx, args, stderr, nil)
+	}
 	fs := flag.NewFlagSet("jetsse-bench "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
@@ -83,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sc.registerStorm(fs, "rate")
 	case "sparse":
 		sc.registerSparse(fs)
+	case "publish":
+		sc.registerPublish(fs, &o.workers)
 	case "all":
 		sc.registerFanout(fs, "rate")
 		sc.registerIdle(fs)
@@ -120,6 +133,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("all needs the server's --pid (idle measures its memory)")
 	}
 	sc.size = o.size
+	if cmd == "publish" {
+		sc.pub.Size, sc.pub.Workers = o.size, o.workers
+		if sc.pub.Size == 0 {
+			sc.pub.Size = 100
+		}
+		if sc.pub.Verify == "stream" && !o.allowRemote {
+			if err := bench.CheckLoopback(ctx, o.natsURL); err != nil {
+				return err
+			}
+		}
+	}
 	if fdMax, err := bench.RaiseFDLimit(); err != nil {
 		return fmt.Errorf("raising the file descriptor limit: %w", err)
 	} else if need := uint64(slices.Max(sc.ns)) + 64; fdMax < need {

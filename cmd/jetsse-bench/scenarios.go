@@ -37,6 +37,8 @@ type scenarioFlags struct {
 	present   string
 
 	total, every, busy int
+
+	pub bench.PublishParams
 }
 
 func (s *scenarioFlags) registerFanout(fs *flag.FlagSet, rateName string) {
@@ -71,11 +73,21 @@ func (s *scenarioFlags) registerSparse(fs *flag.FlagSet) {
 	}
 }
 
+func (s *scenarioFlags) registerPublish(fs *flag.FlagSet, workers *int) {
+	fs.IntVar(&s.pub.K, "k", 50_000, "publish: events to publish")
+	fs.IntVar(workers, "workers", 4, "publish: concurrent publishers (the same setting as --publish-workers)")
+	fs.IntVar(&s.pub.Batch, "batch", 1, "publish: events per HTTP request (more than 1: jetsse's batch form {\"events\":[…]})")
+	fs.IntVar(&s.pub.Window, "window", 0, "publish: with --publisher nats, asynchronous publishes in flight over all workers (0: each worker waits for each ack)")
+	fs.IntVar(&s.pub.Warmup, "warmup", 1000, "publish: events published the same way to another topic before measuring")
+	fs.StringVar(&s.pub.Verify, "verify", "stream", "publish: stream (count what --stream holds on the run's topic, over --nats) or acks (trust the acknowledgements, for peers)")
+	fs.StringVar(&s.pub.Stream, "stream", "EVENTS", "publish: the JetStream stream --verify stream reads")
+}
+
 func (s *scenarioFlags) validate() error {
 	if len(s.ns) == 0 || slices.Max(s.ns) > maxN {
 		return fmt.Errorf("--n must be in [1, %d]", maxN)
 	}
-	for _, v := range []int{s.k, s.m, s.total} {
+	for _, v := range []int{s.k, s.m, s.total, s.pub.K, s.pub.Warmup} {
 		if v > maxEvents {
 			return fmt.Errorf("event counts are limited to %d", maxEvents)
 		}
@@ -133,6 +145,15 @@ func (s *scenarioFlags) run(ctx context.Context, cmd string, env *bench.Env, emi
 		})
 		if err != nil {
 			return fmt.Errorf("sparse: %w", err)
+		}
+		if err := emit(r); err != nil {
+			return err
+		}
+	}
+	if cmd == "publish" {
+		r, err := bench.Publish(ctx, env, s.pub)
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
 		}
 		if err := emit(r); err != nil {
 			return err

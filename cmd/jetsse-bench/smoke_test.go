@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -133,6 +134,7 @@ func TestSmoke(t *testing.T) {
 	t.Run("resume", func(t *testing.T) { smokeResume(t, r) })
 	t.Run("storm", func(t *testing.T) { smokeStorm(t, r) })
 	t.Run("sparse", func(t *testing.T) { smokeSparse(t, r) })
+	t.Run("publish", func(t *testing.T) { smokePublish(t, r) })
 	t.Run("chart", func(t *testing.T) { smokeChart(t, r, dir, files) })
 	t.Run("floor", func(t *testing.T) { smokeFloor(t, r) })
 	t.Run("probe", func(t *testing.T) { smokeProbe(t, r) })
@@ -292,6 +294,68 @@ func smokeSparse(t *testing.T, r app.Ready) {
 	}
 	if v.CatchUpMs.N != 2 || v.EventsPerS <= 0 || v.LastID-v.FirstID < 400 {
 		t.Errorf("catch-up %+v events/s %g ids %d..%d", v.CatchUpMs, v.EventsPerS, v.FirstID, v.LastID)
+	}
+}
+
+// smokePublish publishes along every path (HTTP one by one and in
+// batches, NATS synchronous and asynchronous) and checks that the stream
+// holds exactly what was acknowledged.
+func smokePublish(t *testing.T, r app.Ready) {
+	for _, c := range []struct {
+		path string
+		args []string
+	}{
+		{"http", []string{"--publisher", "http"}},
+		{"http-batch", []string{"--publisher", "http", "--batch", "7"}},
+		{"nats", []string{"--publisher", "nats"}},
+		{"nats-async", []string{"--publisher", "nats", "--window", "16"}},
+	} {
+		runs, progress := runBench(t, r, append([]string{"publish", "--k", "100", "--size", "120", "--workers", "3", "--warmup", "10"}, c.args...)...)
+		v := decode[bench.PublishResult](t, runs[0])
+		if v.Scenario != "publish" || v.Path != c.path || v.Params.K != 100 || v.Params.Workers != 3 || v.Params.Size != 120 {
+			t.Errorf("%s: header/params %+v %s %+v", c.path, v.Header, v.Path, v.Params)
+		}
+		if v.Sent != 100 || v.Accepted != 100 || v.Failed != 0 || !v.Complete || v.Errors != nil {
+			t.Errorf("%s: sent %d accepted %d failed %d complete %v errors %v", c.path, v.Sent, v.Accepted, v.Failed, v.Complete, v.Errors)
+		}
+		wantRequests := uint64(100)
+		if c.path == "http-batch" {
+			wantRequests = 15 // 14 of 7 and one of 2
+		}
+		if v.Requests != wantRequests || v.Latency.Count != map[bool]uint64{true: 15, false: 100}[c.path == "http-batch"] || v.EventsPerS <= 0 {
+			t.Errorf("%s: requests %d latency %+v events/s %g", c.path, v.Requests, v.Latency, v.EventsPerS)
+		}
+		if s := v.Stream; s == nil || !s.OK || s.OnTopic != 100 || s.DistinctIDs != 100 || s.SeqDelta < 100 {
+			t.Errorf("%s: stream check %+v", c.path, s)
+		}
+		if v.ServerCPUS == nil || v.CPUUsPerEvent == nil || v.ServerRSSKiB == nil {
+			t.Errorf("%s: server measures missing", c.path)
+		}
+		if !strings.Contains(progress, "publish "+c.path+" workers=3") {
+			t.Errorf("%s: no progress line:\n%s", c.path, progress)
+		}
+	}
+	// The floor: the cheapest HTTP endpoint, trusted on its answers.
+	ctx, stop := context.WithCancel(context.Background())
+	addrs := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() {
+		served <- floorServerCmd(ctx, []string{"--addr", "127.0.0.1:0"}, io.Discard, func(a string) { addrs <- a })
+	}()
+	floor := <-addrs
+	runs, _ := runBench(t, r, "publish", "--k", "30", "--warmup", "0", "--publisher", "http", "--verify", "acks",
+		"--label", "floor", "--publish-url", "http://"+floor+"/publish")
+	if v := decode[bench.PublishResult](t, runs[0]); v.Accepted != 30 || !v.Complete || v.Label != "floor" {
+		t.Errorf("floor: accepted %d complete %v label %s errors %v", v.Accepted, v.Complete, v.Label, v.Errors)
+	}
+	stop()
+	if err := <-served; err != nil {
+		t.Errorf("floor-server: %v", err)
+	}
+	// A peer is trusted on its acknowledgements.
+	runs, _ = runBench(t, r, "publish", "--k", "20", "--warmup", "0", "--publisher", "http", "--verify", "acks")
+	if v := decode[bench.PublishResult](t, runs[0]); v.Stream != nil || v.Accepted != 20 || !v.Complete {
+		t.Errorf("--verify acks: stream %+v accepted %d complete %v", v.Stream, v.Accepted, v.Complete)
 	}
 }
 

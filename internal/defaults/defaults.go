@@ -47,6 +47,7 @@ const (
 	MaxEventLen = 256 // bytes of an event type
 	MaxBody     = 1 << 20
 	ReplayBatch = 1000 // events per JetStream read
+	MaxBatch    = 1000 // events per POST /publish batch
 )
 
 // Connections.

@@ -3,7 +3,9 @@
 //
 //   - the event stream: provisioned (created if missing, only explicitly
 //     given limits applied to an existing one, made again if deleted),
-//     published to, read back by batched direct gets, and followed by one
+//     published to (pipelined: one inbox subscription routes every
+//     acknowledgement to the publish waiting for it; Publish,
+//     PublishBatch), read back by batched direct gets, and followed by one
 //     ordered consumer per node for the live path (LiveSource);
 //   - sessions: a session is its record in the KV bucket jetsse_sessions
 //     (which connection holds its claim, its position, its topics),
@@ -147,6 +149,11 @@ type Log struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 	sem chan struct{}
+	// acks routes publish acknowledgements to the publishes waiting.
+	acks *acks
+	// plainHeader is the header of an event without type or message ID;
+	// never written once made.
+	plainHeader nats.Header
 
 	// state coalesces stream state reads (see State); limits is the stream's
 	// configuration as last read, for refusing events that cannot fit.
@@ -198,7 +205,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
-	l := &Log{cfg: cfg, nc: nc, js: js, sem: make(chan struct{}, cfg.APIConcurrency)}
+	l := &Log{cfg: cfg, nc: nc, js: js, sem: make(chan struct{}, cfg.APIConcurrency),
+		plainHeader: nats.Header{jetstream.ExpectedStreamHeader: {cfg.Stream}}}
+	if l.acks, err = startAcks(nc, cfg.Stream); err != nil {
+		return nil, fmt.Errorf("eventlog: %w", err)
+	}
 	l.state.fn, l.first.fn = l.readState, l.readFirst
 	err = retry(ctx, func(ctx context.Context) error {
 		if err := l.provisionStream(ctx, true); err != nil {
@@ -208,6 +219,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 		return err
 	})
 	if err != nil {
+		_ = l.acks.sub.Unsubscribe()
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
 	return l, nil

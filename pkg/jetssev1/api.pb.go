@@ -145,6 +145,219 @@ func (x *PublishResponse) GetId() string {
 	return ""
 }
 
+// PublishBatchRequest is the body of POST /publish carrying several events:
+// {"events": [...]}, each an object of the single form.
+type PublishBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// events are published in this order.
+	Events        []*PublishRequest `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchRequest) Reset() {
+	*x = PublishBatchRequest{}
+	mi := &file_jetsse_v1_api_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchRequest) ProtoMessage() {}
+
+func (x *PublishBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jetsse_v1_api_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchRequest.ProtoReflect.Descriptor instead.
+func (*PublishBatchRequest) Descriptor() ([]byte, []int) {
+	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PublishBatchRequest) GetEvents() []*PublishRequest {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// PublishBatchResponse answers a batch that was stored whole.
+type PublishBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ids are the events' IDs, in the order of the request's events.
+	Ids           []string `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchResponse) Reset() {
+	*x = PublishBatchResponse{}
+	mi := &file_jetsse_v1_api_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchResponse) ProtoMessage() {}
+
+func (x *PublishBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jetsse_v1_api_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchResponse.ProtoReflect.Descriptor instead.
+func (*PublishBatchResponse) Descriptor() ([]byte, []int) {
+	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PublishBatchResponse) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// PublishBatchError answers a batch of which some events were not stored
+// after it was published: the others were.
+type PublishBatchError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// error says how many were not stored, and why the first one was not.
+	Error string `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	// ids are the events' IDs in the order of the request's events, "" for
+	// each event that was not stored.
+	Ids []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+	// failed lists the events that were not stored, in order.
+	Failed        []*PublishFailure `protobuf:"bytes,3,rep,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchError) Reset() {
+	*x = PublishBatchError{}
+	mi := &file_jetsse_v1_api_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchError) ProtoMessage() {}
+
+func (x *PublishBatchError) ProtoReflect() protoreflect.Message {
+	mi := &file_jetsse_v1_api_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchError.ProtoReflect.Descriptor instead.
+func (*PublishBatchError) Descriptor() ([]byte, []int) {
+	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PublishBatchError) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *PublishBatchError) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *PublishBatchError) GetFailed() []*PublishFailure {
+	if x != nil {
+		return x.Failed
+	}
+	return nil
+}
+
+// PublishFailure is why one event of a batch was not stored.
+type PublishFailure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// index is the event's position in the request's events, from 0.
+	Index         uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Error         string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishFailure) Reset() {
+	*x = PublishFailure{}
+	mi := &file_jetsse_v1_api_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishFailure) ProtoMessage() {}
+
+func (x *PublishFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_jetsse_v1_api_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishFailure.ProtoReflect.Descriptor instead.
+func (*PublishFailure) Descriptor() ([]byte, []int) {
+	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PublishFailure) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *PublishFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Error is the body of every 4xx and 5xx answer.
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -155,7 +368,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_jetsse_v1_api_proto_msgTypes[2]
+	mi := &file_jetsse_v1_api_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +380,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_jetsse_v1_api_proto_msgTypes[2]
+	mi := &file_jetsse_v1_api_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +393,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{2}
+	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Error) GetError() string {
@@ -201,7 +414,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_jetsse_v1_api_proto_msgTypes[3]
+	mi := &file_jetsse_v1_api_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -213,7 +426,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_jetsse_v1_api_proto_msgTypes[3]
+	mi := &file_jetsse_v1_api_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -226,7 +439,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{3}
+	return file_jetsse_v1_api_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Status) GetStatus() string {
@@ -247,7 +460,18 @@ const file_jetsse_v1_api_proto_rawDesc = "" +
 	"\x04data\x18\x03 \x01(\tR\x04data\x12\x15\n" +
 	"\x06msg_id\x18\x04 \x01(\tR\x05msgId\"!\n" +
 	"\x0fPublishResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x1d\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
+	"\x13PublishBatchRequest\x121\n" +
+	"\x06events\x18\x01 \x03(\v2\x19.jetsse.v1.PublishRequestR\x06events\"(\n" +
+	"\x14PublishBatchResponse\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\"n\n" +
+	"\x11PublishBatchError\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12\x10\n" +
+	"\x03ids\x18\x02 \x03(\tR\x03ids\x121\n" +
+	"\x06failed\x18\x03 \x03(\v2\x19.jetsse.v1.PublishFailureR\x06failed\"<\n" +
+	"\x0ePublishFailure\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x1d\n" +
 	"\x05Error\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\" \n" +
 	"\x06Status\x12\x16\n" +
@@ -265,19 +489,25 @@ func file_jetsse_v1_api_proto_rawDescGZIP() []byte {
 	return file_jetsse_v1_api_proto_rawDescData
 }
 
-var file_jetsse_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_jetsse_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_jetsse_v1_api_proto_goTypes = []any{
-	(*PublishRequest)(nil),  // 0: jetsse.v1.PublishRequest
-	(*PublishResponse)(nil), // 1: jetsse.v1.PublishResponse
-	(*Error)(nil),           // 2: jetsse.v1.Error
-	(*Status)(nil),          // 3: jetsse.v1.Status
+	(*PublishRequest)(nil),       // 0: jetsse.v1.PublishRequest
+	(*PublishResponse)(nil),      // 1: jetsse.v1.PublishResponse
+	(*PublishBatchRequest)(nil),  // 2: jetsse.v1.PublishBatchRequest
+	(*PublishBatchResponse)(nil), // 3: jetsse.v1.PublishBatchResponse
+	(*PublishBatchError)(nil),    // 4: jetsse.v1.PublishBatchError
+	(*PublishFailure)(nil),       // 5: jetsse.v1.PublishFailure
+	(*Error)(nil),                // 6: jetsse.v1.Error
+	(*Status)(nil),               // 7: jetsse.v1.Status
 }
 var file_jetsse_v1_api_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0, // 0: jetsse.v1.PublishBatchRequest.events:type_name -> jetsse.v1.PublishRequest
+	5, // 1: jetsse.v1.PublishBatchError.failed:type_name -> jetsse.v1.PublishFailure
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_jetsse_v1_api_proto_init() }
@@ -291,7 +521,7 @@ func file_jetsse_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jetsse_v1_api_proto_rawDesc), len(file_jetsse_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

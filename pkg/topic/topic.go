@@ -54,13 +54,24 @@ func Validate(t string, wildcards bool, maxLen int) error {
 	if !utf8.ValidString(t) {
 		return bad("not valid UTF-8")
 	}
-	for _, r := range t {
+	// Every publish is validated: ASCII without unicode tables, tokens
+	// without splitting.
+	for i := 0; i < len(t); {
+		if c := t[i]; c < utf8.RuneSelf {
+			if c <= ' ' || c == 0x7f { // ASCII white space and controls
+				return bad("contains white space, a control or a format character")
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(t[i:])
 		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Cf, r) {
 			return bad("contains white space, a control or a format character")
 		}
+		i += n
 	}
-	tokens := strings.Split(t, ".")
-	for i, tok := range tokens {
+	for rest := t; ; {
+		tok, after, more := strings.Cut(rest, ".")
 		switch {
 		case tok == "":
 			return bad("empty token")
@@ -68,14 +79,17 @@ func Validate(t string, wildcards bool, maxLen int) error {
 			if !wildcards {
 				return bad("wildcards are not allowed when publishing")
 			}
-			if tok == ">" && i != len(tokens)-1 {
+			if tok == ">" && more {
 				return bad(`">" must be the last token`)
 			}
 		case strings.ContainsAny(tok, "*>"):
 			return bad(`"*" and ">" must be whole tokens`)
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 // Set is a validated, normalised set of subscription topics.

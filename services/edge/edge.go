@@ -26,6 +26,7 @@ import (
 type Store interface {
 	sessionStore
 	Publish(ctx context.Context, topic, eventType string, data []byte, msgID string) (uint64, error)
+	PublishBatch(ctx context.Context, events []eventlog.Event) ([]eventlog.Published, error)
 	State(ctx context.Context) (eventlog.StreamState, error)
 	FirstStored(ctx context.Context) (eventlog.First, error)
 	Present(ctx context.Context) error
@@ -271,34 +272,127 @@ func (e *edge) Publish(ctx context.Context, req PublishRequest) (PublishResponse
 	if e.draining.Load() {
 		return PublishResponse{}, ErrDraining
 	}
-	if err := topic.Validate(req.Topic, false, e.cfg.Limits.MaxTopicLen); err != nil {
-		return PublishResponse{}, inputError("topic", err)
-	}
-	if !req.Principal.Publish.Covers(req.Topic) {
-		e.metrics.RejectedRequests.With("reason", "forbidden").Add(1)
-		return PublishResponse{}, fmt.Errorf("%w: publishing to topic %q is not granted", ErrForbidden, req.Topic)
-	}
-	if err := validateLabel(req.Event, e.cfg.Limits.MaxEventLen); err != nil {
-		return PublishResponse{}, inputError("event", err)
-	}
-	if IsControlType(req.Event) {
-		return PublishResponse{}, inputError("event", fmt.Errorf("%q is reserved for jetsse's control events", req.Event))
-	}
-	if err := validateLabel(req.MsgID, 256); err != nil {
-		return PublishResponse{}, inputError("msg_id", err)
+	if err := e.checkEvent(req.Principal, Event{Topic: req.Topic, Event: req.Event, Data: req.Data, MsgID: req.MsgID}, -1); err != nil {
+		return PublishResponse{}, err
 	}
 	seq, err := e.store.Publish(ctx, req.Topic, req.Event, []byte(req.Data), req.MsgID)
-	switch {
-	case err == nil:
-	case errors.Is(err, eventlog.ErrTooLarge):
-		e.metrics.LimitHits.With("limit", "event_bytes").Add(1)
-		return PublishResponse{}, ErrTooLarge
-	default:
-		e.logger.Warn("publish failed", "topic", req.Topic, "err", err)
-		return PublishResponse{}, ErrUnavailable
+	if err != nil {
+		if !errors.Is(err, eventlog.ErrTooLarge) {
+			e.logger.Warn("publish failed", "topic", req.Topic, "err", err)
+		}
+		return PublishResponse{}, e.storeError(err)
 	}
 	e.metrics.EventsPublished.Add(1)
 	return PublishResponse{ID: strconv.FormatUint(seq, 10)}, nil
+}
+
+// PublishBatch implements Service. The events are published pipelined
+// (eventlog.Log.PublishBatch): one round trip to JetStream for the batch.
+func (e *edge) PublishBatch(ctx context.Context, req PublishBatchRequest) (PublishBatchResponse, error) {
+	if e.draining.Load() {
+		return PublishBatchResponse{}, ErrDraining
+	}
+	switch n := len(req.Events); {
+	case n == 0:
+		return PublishBatchResponse{}, inputError("events", errors.New("a batch needs at least one event"))
+	case n > e.cfg.Limits.MaxBatch:
+		e.metrics.LimitHits.With("limit", "batch_events").Add(1)
+		return PublishBatchResponse{}, fmt.Errorf("%w: %d events in one batch, at most %d", ErrTooLarge, n, e.cfg.Limits.MaxBatch)
+	}
+	events := make([]eventlog.Event, len(req.Events))
+	for i, ev := range req.Events {
+		if err := e.checkEvent(req.Principal, ev, i); err != nil {
+			return PublishBatchResponse{}, err
+		}
+		events[i] = eventlog.Event{Topic: ev.Topic, Type: ev.Event, Data: []byte(ev.Data), MsgID: ev.MsgID}
+	}
+	out, err := e.store.PublishBatch(ctx, events)
+	if err != nil {
+		var ee *eventlog.EventError
+		if errors.As(err, &ee) && errors.Is(err, eventlog.ErrTooLarge) {
+			e.metrics.LimitHits.With("limit", "event_bytes").Add(1)
+			return PublishBatchResponse{}, fmt.Errorf("%w: events[%d] is larger than the stream can ever hold", ErrTooLarge, ee.Index)
+		}
+		e.logger.Warn("publish batch failed", "events", len(events), "err", err)
+		return PublishBatchResponse{}, e.storeError(err)
+	}
+	resp := PublishBatchResponse{IDs: make([]string, len(out))}
+	var failed []BatchFailure
+	for i, p := range out {
+		if p.Err != nil {
+			failed = append(failed, BatchFailure{Index: i, Err: e.batchFailure(p.Err)})
+			continue
+		}
+		resp.IDs[i] = strconv.FormatUint(p.Seq, 10)
+	}
+	e.metrics.EventsPublished.Add(float64(len(out) - len(failed)))
+	if len(failed) > 0 {
+		if !errors.Is(out[failed[0].Index].Err, eventlog.ErrTooLarge) {
+			e.logger.Warn("publish batch partly failed", "events", len(out), "failed", len(failed),
+				"first", failed[0].Index, "err", out[failed[0].Index].Err)
+		}
+		return resp, &BatchError{Failed: failed, Events: len(out)}
+	}
+	return resp, nil
+}
+
+// checkEvent checks one event for publishing by p: the index-th of a
+// batch, whose errors name it ("events[3].topic"), or (-1) a single one.
+func (e *edge) checkEvent(p Principal, ev Event, index int) error {
+	inputError := func(name string, err error) error {
+		if index >= 0 {
+			name = fmt.Sprintf("events[%d].%s", index, name)
+		}
+		return &InputError{Field: name, Err: err}
+	}
+	if err := topic.Validate(ev.Topic, false, e.cfg.Limits.MaxTopicLen); err != nil {
+		return inputError("topic", err)
+	}
+	if !p.Publish.Covers(ev.Topic) {
+		e.metrics.RejectedRequests.With("reason", "forbidden").Add(1)
+		return fmt.Errorf("%w: publishing to topic %q is not granted", ErrForbidden, ev.Topic)
+	}
+	if err := validateLabel(ev.Event, e.cfg.Limits.MaxEventLen); err != nil {
+		return inputError("event", err)
+	}
+	if IsControlType(ev.Event) {
+		return inputError("event", fmt.Errorf("%q is reserved for jetsse's control events", ev.Event))
+	}
+	if err := validateLabel(ev.MsgID, 256); err != nil {
+		return inputError("msg_id", err)
+	}
+	return nil
+}
+
+// batchFailure says why one event of a published batch was not stored.
+func (e *edge) batchFailure(err error) error {
+	mapped := e.storeError(err)
+	switch {
+	case errors.Is(mapped, ErrTooLarge):
+		return &reasonError{"the stream refused the event as too large", mapped}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &reasonError{"not acknowledged in time: it may still be stored (publish it again with the same msg_id to store it once)", mapped}
+	default:
+		return &reasonError{"not stored: the event store is unavailable", mapped}
+	}
+}
+
+// reasonError is a domain error (err) said in other words.
+type reasonError struct {
+	reason string
+	err    error
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.err }
+
+// storeError maps a store's publish error to the service's.
+func (e *edge) storeError(err error) error {
+	if errors.Is(err, eventlog.ErrTooLarge) {
+		e.metrics.LimitHits.With("limit", "event_bytes").Add(1)
+		return ErrTooLarge
+	}
+	return ErrUnavailable
 }
 
 // validateLabel accepts "" or printable UTF-8 of at most max bytes without

@@ -10,15 +10,17 @@ import (
 // long-lived event stream is not an endpoint: the transport serves it with
 // its own handler over the same Service.
 type Endpoints struct {
-	Publish endpoint.Endpoint
-	Ready   endpoint.Endpoint
+	Publish      endpoint.Endpoint
+	PublishBatch endpoint.Endpoint
+	Ready        endpoint.Endpoint
 }
 
 // MakeEndpoints returns the endpoints of s.
 func MakeEndpoints(s Service) Endpoints {
 	return Endpoints{
-		Publish: MakePublishEndpoint(s),
-		Ready:   MakeReadyEndpoint(s),
+		Publish:      MakePublishEndpoint(s),
+		PublishBatch: MakePublishBatchEndpoint(s),
+		Ready:        MakeReadyEndpoint(s),
 	}
 }
 
@@ -45,6 +47,27 @@ func MakePublishEndpoint(s Service) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		resp, err := s.Publish(ctx, request.(PublishRequest))
 		return PublishResult{PublishResponse: resp, Err: err}, nil
+	}
+}
+
+// PublishBatchResult is the batch publish endpoint's response: the
+// events' IDs, and the error (a Failer). After a *BatchError, the IDs of
+// the events that were stored are still there.
+type PublishBatchResult struct {
+	PublishBatchResponse
+	Err error
+}
+
+// Failed implements Failer.
+func (r PublishBatchResult) Failed() error { return r.Err }
+
+// MakePublishBatchEndpoint returns an endpoint for Service.PublishBatch.
+// Its request is a PublishBatchRequest; its response a
+// PublishBatchResult.
+func MakePublishBatchEndpoint(s Service) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		resp, err := s.PublishBatch(ctx, request.(PublishBatchRequest))
+		return PublishBatchResult{PublishBatchResponse: resp, Err: err}, nil
 	}
 }
 

@@ -60,6 +60,30 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("limit reached (%s): retry in %s", e.Limit, e.RetryAfter.Round(time.Second))
 }
 
+// BatchError is a batch of which some events were not stored after it was
+// published (the others were). Failed lists them in order; it unwraps to
+// the first one's error, so the batch is answered as that event would be
+// alone.
+type BatchError struct {
+	Failed []BatchFailure
+	Events int // events in the batch
+}
+
+// BatchFailure is why one event of a batch was not stored: ErrTooLarge
+// (the stream refused it), or ErrUnavailable (JetStream did not answer in
+// time: it may still have stored it; publishing it again with the same
+// message ID stores it once).
+type BatchFailure struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("%d of %d events not stored (the first: events[%d]: %v)", len(e.Failed), e.Events, e.Failed[0].Index, e.Failed[0].Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Failed[0].Err }
+
 // InputError is a client error in a request field (HTTP 400).
 type InputError struct {
 	Field string

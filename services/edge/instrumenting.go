@@ -10,13 +10,16 @@ import (
 // InstrumentingMiddleware records how long publish and subscribe take, by
 // outcome, and counts refused requests by reason.
 func InstrumentingMiddleware(duration metrics.Histogram, rejected metrics.Counter) func(Service) Service {
-	return func(next Service) Service { return instrumentingService{duration, rejected, next} }
+	return func(next Service) Service {
+		return instrumentingService{duration: duration, rejected: rejected, durations: &withCache[metrics.Histogram]{}, next: next}
+	}
 }
 
 type instrumentingService struct {
-	duration metrics.Histogram
-	rejected metrics.Counter
-	next     Service
+	duration  metrics.Histogram
+	rejected  metrics.Counter
+	durations *withCache[metrics.Histogram] // by method and outcome
+	next      Service
 }
 
 func (s instrumentingService) observe(method string, begin time.Time, err error) {
@@ -24,13 +27,22 @@ func (s instrumentingService) observe(method string, begin time.Time, err error)
 	if err != nil {
 		s.rejected.With("reason", outcome).Add(1)
 	}
-	s.duration.With("method", method, "outcome", outcome).Observe(time.Since(begin).Seconds())
+	s.durations.get(method, outcome, func() metrics.Histogram {
+		return s.duration.With("method", method, "outcome", outcome)
+	}).Observe(time.Since(begin).Seconds())
 }
 
 func (s instrumentingService) Publish(ctx context.Context, req PublishRequest) (PublishResponse, error) {
 	begin := time.Now()
 	resp, err := s.next.Publish(ctx, req)
 	s.observe("publish", begin, err)
+	return resp, err
+}
+
+func (s instrumentingService) PublishBatch(ctx context.Context, req PublishBatchRequest) (PublishBatchResponse, error) {
+	begin := time.Now()
+	resp, err := s.next.PublishBatch(ctx, req)
+	s.observe("publish_batch", begin, err)
 	return resp, err
 }
 

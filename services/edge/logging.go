@@ -22,10 +22,33 @@ func (s loggingService) Publish(ctx context.Context, req PublishRequest) (resp P
 		if serverSide(Outcome(err)) {
 			level = slog.LevelWarn
 		}
+		if !s.logger.Enabled(ctx, level) {
+			return // spares boxing the attributes on every publish
+		}
 		s.logger.Log(ctx, level, "publish", "topic", req.Topic, "event", req.Event, "bytes", len(req.Data),
 			"id", resp.ID, "err", err, "took", time.Since(begin))
 	}(time.Now())
 	return s.next.Publish(ctx, req)
+}
+
+func (s loggingService) PublishBatch(ctx context.Context, req PublishBatchRequest) (resp PublishBatchResponse, err error) {
+	defer func(begin time.Time) {
+		level := slog.LevelDebug
+		if serverSide(Outcome(err)) {
+			level = slog.LevelWarn
+		}
+		if !s.logger.Enabled(ctx, level) {
+			return
+		}
+		stored := 0
+		for _, id := range resp.IDs {
+			if id != "" {
+				stored++
+			}
+		}
+		s.logger.Log(ctx, level, "publish batch", "events", len(req.Events), "stored", stored, "err", err, "took", time.Since(begin))
+	}(time.Now())
+	return s.next.PublishBatch(ctx, req)
 }
 
 func (s loggingService) Subscribe(ctx context.Context, req SubscribeRequest) (st *Stream, err error) {

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-kit/kit/metrics"
@@ -50,17 +52,22 @@ type Metrics struct {
 	StreamMaxMsgs   metrics.Gauge
 	StreamMaxBytes  metrics.Gauge
 	StreamMaxAge    metrics.Gauge
+
+	// The labelled JetStream metrics, made once per label values.
+	jsRequests withCache[metrics.Counter]
+	jsDuration withCache[metrics.Histogram]
 }
 
 // NewMetrics creates the jetsse_* metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	counter := func(name, help string, labels ...string) *kitprometheus.Counter {
+	counter := func(name, help string, labels ...string) metrics.Counter {
 		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "jetsse", Name: name, Help: help}, labels)
 		reg.MustRegister(cv)
 		if len(labels) == 0 {
 			cv.WithLabelValues() // exported at 0 from the start
+			return kitprometheus.NewCounter(cv)
 		}
-		return kitprometheus.NewCounter(cv)
+		return &promCounter{cv: cv, labels: len(labels)}
 	}
 	gauge := func(name, help string, labels ...string) *kitprometheus.Gauge {
 		gv := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "jetsse", Name: name, Help: help}, labels)
@@ -70,13 +77,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return kitprometheus.NewGauge(gv)
 	}
-	histogram := func(name, help string, buckets []float64, labels ...string) *kitprometheus.Histogram {
+	histogram := func(name, help string, buckets []float64, labels ...string) metrics.Histogram {
 		hv := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "jetsse", Name: name, Help: help, Buckets: buckets}, labels)
 		reg.MustRegister(hv)
 		if len(labels) == 0 {
 			hv.WithLabelValues()
+			return kitprometheus.NewHistogram(hv)
 		}
-		return kitprometheus.NewHistogram(hv)
+		return &promHistogram{hv: hv, labels: len(labels)}
 	}
 	lagBuckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 	return &Metrics{
@@ -136,7 +144,87 @@ func DiscardMetrics() *Metrics {
 }
 
 // ObserveJetStream counts a JetStream request (eventlog.Config.Observe).
+// It is on every publish's path: the labelled metrics are made once per
+// label values (withCache).
 func (m *Metrics) ObserveJetStream(op string, took time.Duration, result string) {
-	m.JetStreamRequests.With("op", op, "result", result).Add(1)
-	m.JetStreamDuration.With("op", op).Observe(took.Seconds())
+	m.jsRequests.get(op, result, func() metrics.Counter { return m.JetStreamRequests.With("op", op, "result", result) }).Add(1)
+	m.jsDuration.get(op, "", func() metrics.Histogram { return m.JetStreamDuration.With("op", op) }).Observe(took.Seconds())
+}
+
+// withCache keeps the labelled metric made for each pair of label values,
+// so a hot path makes it once (see promCounter). Safe for concurrent use.
+type withCache[M any] struct{ m sync.Map } // [2]string → M
+
+func (c *withCache[M]) get(a, b string, with func() M) M {
+	if v, ok := c.m.Load([2]string{a, b}); ok {
+		return v.(M)
+	}
+	v, _ := c.m.LoadOrStore([2]string{a, b}, with())
+	return v.(M)
+}
+
+// promCounter is go-kit's Prometheus counter (kitprometheus.Counter),
+// except that a With naming every label looks the Prometheus counter up
+// there, once, rather than on every Add: a counter kept after With adds
+// without building and hashing a label map.
+type promCounter struct {
+	cv     *prometheus.CounterVec
+	labels int                // the vector's label count
+	lvs    []string           // name, value, …
+	c      prometheus.Counter // when lvs names every label
+}
+
+func (c *promCounter) With(lvs ...string) metrics.Counter {
+	n := &promCounter{cv: c.cv, labels: c.labels, lvs: append(slices.Clip(c.lvs), lvs...)}
+	if len(n.lvs) == 2*n.labels {
+		n.c = c.cv.With(promLabels(n.lvs))
+	}
+	return n
+}
+
+func (c *promCounter) Add(delta float64) {
+	if c.c != nil {
+		c.c.Add(delta)
+		return
+	}
+	c.cv.With(promLabels(c.lvs)).Add(delta)
+}
+
+// promHistogram is to kitprometheus.Histogram what promCounter is to its
+// counter.
+type promHistogram struct {
+	hv     *prometheus.HistogramVec
+	labels int
+	lvs    []string
+	o      prometheus.Observer
+}
+
+func (h *promHistogram) With(lvs ...string) metrics.Histogram {
+	n := &promHistogram{hv: h.hv, labels: h.labels, lvs: append(slices.Clip(h.lvs), lvs...)}
+	if len(n.lvs) == 2*n.labels {
+		n.o = h.hv.With(promLabels(n.lvs))
+	}
+	return n
+}
+
+func (h *promHistogram) Observe(value float64) {
+	if h.o != nil {
+		h.o.Observe(value)
+		return
+	}
+	h.hv.With(promLabels(h.lvs)).Observe(value)
+}
+
+// promLabels makes label pairs a Prometheus label map, as go-kit does (a
+// name without a value gets "unknown").
+func promLabels(lvs []string) prometheus.Labels {
+	labels := prometheus.Labels{}
+	for i := 0; i < len(lvs); i += 2 {
+		v := "unknown"
+		if i+1 < len(lvs) {
+			v = lvs[i+1]
+		}
+		labels[lvs[i]] = v
+	}
+	return labels
 }

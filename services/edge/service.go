@@ -18,8 +18,15 @@ import (
 
 // Service is what the edge offers, whatever the transport.
 type Service interface {
-	// Publish stores one event and returns its event ID.
+	// Publish stores one event and returns its event ID, once JetStream
+	// acknowledged it as stored.
 	Publish(ctx context.Context, req PublishRequest) (PublishResponse, error)
+	// PublishBatch stores several events, in order, each under its own
+	// event ID. A batch that fails a check (input, grants, limits) is
+	// refused whole before anything is published. Once published, events
+	// are stored independently: if some fail, the error is a *BatchError
+	// and the response still lists the IDs of those stored.
+	PublishBatch(ctx context.Context, req PublishBatchRequest) (PublishBatchResponse, error)
 	// Subscribe resolves the session and starting position of a new
 	// connection and returns its Stream. The caller must Close the stream.
 	Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error)
@@ -57,6 +64,28 @@ type PublishRequest struct {
 // PublishResponse answers a publish with the new event's ID.
 type PublishResponse struct {
 	ID string
+}
+
+// Event is one event of a batch (the fields of a PublishRequest).
+type Event struct {
+	Topic string
+	Event string // the SSE event type ("" for none)
+	Data  string
+	MsgID string // the Nats-Msg-Id ("" for none)
+}
+
+// PublishBatchRequest is several events to store, in this order.
+type PublishBatchRequest struct {
+	Principal Principal
+	Events    []Event
+}
+
+// PublishBatchResponse answers a batch: IDs[i] is the event ID of
+// Events[i], or "" if it was not stored (see BatchError). An event whose
+// message ID repeats one still in the stream's de-duplication window gets
+// the stored event's ID.
+type PublishBatchResponse struct {
+	IDs []string
 }
 
 // SubscribeRequest describes a new connection.
@@ -97,6 +126,7 @@ type Limits struct {
 	QueueEvents int // per-connection queue
 	QueueBytes  int // per-connection queue
 	ReplayBatch int // events per JetStream read
+	MaxBatch    int // events per publish batch
 }
 
 func (l *Limits) setDefaults() {
@@ -111,6 +141,7 @@ func (l *Limits) setDefaults() {
 	set(&l.QueueEvents, defaults.QueueEvents)
 	set(&l.QueueBytes, defaults.QueueBytes)
 	set(&l.ReplayBatch, defaults.ReplayBatch)
+	set(&l.MaxBatch, defaults.MaxBatch)
 }
 
 // IsControlType reports whether an event type is reserved for the edge's

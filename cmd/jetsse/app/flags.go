@@ -39,6 +39,7 @@ type config struct {
 	readHeaderTimeout                      time.Duration
 	maxHeaderBytes                         int
 	replayBatch                            int
+	maxBatch                               int
 	corsOrigins, cookieSameSite            string
 	adminAddr, adminToken                  string
 	lite                                   bool
@@ -107,6 +108,7 @@ func (c *config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
 	sizeVar(fs, &c.maxHeaderBytes, "max-header-bytes", 64<<10, "request header size limit")
 	fs.IntVar(&c.replayBatch, "replay-batch", defaults.ReplayBatch, "events per JetStream read when replaying history")
+	fs.IntVar(&c.maxBatch, "max-batch", defaults.MaxBatch, "events per POST /publish batch (the body stays within --max-body)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated origins allowed to use the edge from a browser, with credentials (exact, e.g. https://app.example.com)")
 	fs.BoolVar(&c.lite, "lite", true, "serve live plain-HTTP/1 streams from a few shared goroutines instead of one per connection (Linux; TLS and HTTP/2 streams keep their own)")
 	fs.StringVar(&c.adminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address: GET /metrics (no token), and /readyz with the reason and Go's pprof under /debug/pprof/ (admin token); \"\" for none. Keep it private")

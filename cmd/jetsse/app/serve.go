@@ -259,7 +259,7 @@ func build(ctx context.Context, c config, s settings, n natsConn) (*parts, error
 		Store: log, Live: hub, Keys: keys, NodeID: s.nodeID,
 		Limits: edge.Limits{
 			MaxTopics: c.maxTopics, MaxTopicLen: c.maxTopicLen,
-			QueueEvents: c.queueSize, QueueBytes: c.queueBytes, ReplayBatch: c.replayBatch,
+			QueueEvents: c.queueSize, QueueBytes: c.queueBytes, ReplayBatch: c.replayBatch, MaxBatch: c.maxBatch,
 		},
 		Admission:  admission(c),
 		Lifecycle:  natstransport.NewPublisher(n.nc, c.lifecyclePrefix, logger),

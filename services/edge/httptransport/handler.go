@@ -15,10 +15,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/jetsse/jetsse/internal/defaults"
 	"github.com/jetsse/jetsse/pkg/auth"
@@ -120,8 +121,8 @@ func NewHandler(svc edge.Service, eps edge.Endpoints, cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /events", drainingStream(cfg, notDraining(cfg.Draining, eventsHandler(svc, cfg))))
 	mux.Handle("HEAD /events", methodNotAllowed(http.MethodGet)) // else GET's handler would take it
-	mux.Handle("POST /publish", notDraining(cfg.Draining, authenticatePublisher(cfg.Auth,
-		kithttp.NewServer(eps.Publish, decodePublishRequest(cfg.MaxBody, cfg.OnLimit), encodeResponse, opts...))))
+	mux.Handle("POST /publish", notDraining(cfg.Draining,
+		kithttp.NewServer(publishEndpoint(eps), decodePublishRequest(cfg.Auth, cfg.MaxBody, cfg.OnLimit), encodeResponse, opts...)))
 	mux.Handle("GET /readyz", boundedReady(kithttp.NewServer(eps.Ready, kithttp.NopRequestDecoder, encodeReady(cfg.Logger), opts...)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -209,64 +210,134 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 func encodeResponse(ctx context.Context, w http.ResponseWriter, response any) error {
+	if r, ok := response.(edge.PublishBatchResult); ok {
+		return encodeBatchResult(ctx, w, r)
+	}
 	if f, ok := response.(edge.Failer); ok && f.Failed() != nil {
 		encodeError(ctx, f.Failed(), w)
 		return nil
 	}
-	var m proto.Message
+	var b []byte
 	switch r := response.(type) {
 	case edge.PublishResult:
-		m = &jetssev1.PublishResponse{Id: r.ID}
+		b = appendPublishResponse(make([]byte, 0, 32), r.ID)
 	case edge.ReadyResult:
-		m = &jetssev1.Status{Status: r.Status}
+		b = append(appendWire(nil, &jetssev1.Status{Status: r.Status}), '\n')
 	default:
 		return fmt.Errorf("httptransport: no wire message for %T", response)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	_, err := w.Write(b)
+	return err
+}
+
+// encodeBatchResult answers a batch: the events' IDs; after a partial
+// failure the status and error of its first failed event, with the IDs of
+// those stored and why each other one was not (docs/protocol.md,
+// "Publishing").
+func encodeBatchResult(ctx context.Context, w http.ResponseWriter, r edge.PublishBatchResult) error {
+	var be *edge.BatchError
+	switch {
+	case r.Err == nil:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, err := w.Write(appendBatchResponse(make([]byte, 0, 16+len(r.IDs)*12), r.IDs))
+		return err
+	case !errors.As(r.Err, &be):
+		encodeError(ctx, r.Err, w)
+		return nil
+	}
+	m := &jetssev1.PublishBatchError{Error: be.Error(), Ids: r.IDs}
+	for _, f := range be.Failed {
+		m.Failed = append(m.Failed, &jetssev1.PublishFailure{Index: uint32(f.Index), Error: f.Err.Error()})
+	}
+	status := errorStatus(be)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "2")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
 	_, err := w.Write(append(appendWire(nil, m), '\n'))
 	return err
 }
 
-func decodePublishRequest(maxBody int64, onLimit func(string)) kithttp.DecodeRequestFunc {
-	return func(ctx context.Context, r *http.Request) (any, error) {
-		b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				onLimit("body_bytes")
-				return nil, edge.ErrTooLarge
-			}
-			return nil, &edge.InputError{Field: "body", Err: err}
+// publishEndpoint serves both forms of POST /publish: one event, or a
+// batch.
+func publishEndpoint(eps edge.Endpoints) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		if _, ok := request.(edge.PublishBatchRequest); ok {
+			return eps.PublishBatch(ctx, request)
 		}
-		var m jetssev1.PublishRequest
-		if err := wireUnmarshal.Unmarshal(b, &m); err != nil {
-			return nil, &edge.InputError{Field: "body", Err: errors.New(`must be one JSON object {"topic", "event", "data", "msg_id"} with string values`)}
-		}
-		p, _ := principalFrom(ctx)
-		return edge.PublishRequest{Principal: p, Topic: m.GetTopic(), Event: m.GetEvent(), Data: m.GetData(), MsgID: m.GetMsgId()}, nil
+		return eps.Publish(ctx, request)
 	}
 }
 
-type principalKey struct{}
+// bodyBufs holds the buffers publish bodies are read into.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func principalFrom(ctx context.Context) (edge.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(edge.Principal)
-	return p, ok
-}
-
-// authenticatePublisher refuses a publish without valid credentials before
-// its body is read, and hands the publisher's principal on in the
-// request's context.
-func authenticatePublisher(a *Auth, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// decodePublishRequest authenticates the publisher, before the body is
+// read, then reads one event or a batch (an edge.PublishRequest or an
+// edge.PublishBatchRequest). A body over maxBody is ErrTooLarge.
+func decodePublishRequest(a *Auth, maxBody int64, onLimit func(string)) kithttp.DecodeRequestFunc {
+	return func(ctx context.Context, r *http.Request) (any, error) {
 		p, err := a.publisher(r)
 		if err != nil {
-			encodeError(r.Context(), err, w)
-			return
+			return nil, err
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
+		bp := bodyBufs.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= 64<<10 { // keep no big batch's buffer
+				bodyBufs.Put(bp)
+			}
+		}()
+		b, err := readBody(r, (*bp)[:0], maxBody)
+		*bp = b
+		switch {
+		case errors.Is(err, edge.ErrTooLarge):
+			onLimit("body_bytes")
+			return nil, err
+		case err != nil:
+			return nil, &edge.InputError{Field: "body", Err: err}
+		}
+		events, batch, err := decodePublishBody(b)
+		if err != nil {
+			return nil, &edge.InputError{Field: "body", Err: err}
+		}
+		if batch {
+			return edge.PublishBatchRequest{Principal: p, Events: events}, nil
+		}
+		e := events[0]
+		return edge.PublishRequest{Principal: p, Topic: e.Topic, Event: e.Event, Data: e.Data, MsgID: e.MsgID}, nil
+	}
+}
+
+// readBody appends r's body to buf: edge.ErrTooLarge if it is longer than
+// max bytes (known from Content-Length before anything is read).
+func readBody(r *http.Request, buf []byte, max int64) ([]byte, error) {
+	if r.ContentLength > max {
+		return buf, edge.ErrTooLarge
+	}
+	if n := int(r.ContentLength); n > 0 && cap(buf) < n+1 {
+		buf = make([]byte, 0, n+1) // room to see the end
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return buf, edge.ErrTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func notDraining(draining func() bool, next http.Handler) http.Handler {

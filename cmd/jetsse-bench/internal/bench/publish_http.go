@@ -78,22 +78,9 @@ func NewHTTPPublisher(cfg HTTPPublishConfig, l *Ledger) (*HTTPPublisher, error) 
 	if err != nil {
 		return nil, fmt.Errorf("publish template: %w", err)
 	}
-	h := http.Header{"Content-Type": {"application/json"}}
-	if cfg.Token != "" {
-		h.Set("Authorization", "Bearer "+cfg.Token)
-	}
-	// Extra headers replace the defaults of the same name (e.g. a form
-	// Content-Type).
-	extra := http.Header{}
-	for _, kv := range cfg.Headers {
-		k, v, ok := strings.Cut(kv, ":")
-		if !ok {
-			return nil, fmt.Errorf("publish header %q is not Name: value", kv)
-		}
-		extra.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	for k, vs := range extra {
-		h[k] = vs
+	h, err := publishHeader(cfg)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &HTTPPublisher{
@@ -120,6 +107,28 @@ func NewHTTPPublisher(cfg HTTPPublishConfig, l *Ledger) (*HTTPPublisher, error) 
 		}()
 	}
 	return p, nil
+}
+
+// publishHeader returns the headers of cfg's publish requests: JSON, the
+// bearer token, and cfg.Headers, which replace the defaults of the same name
+// (e.g. a form Content-Type).
+func publishHeader(cfg HTTPPublishConfig) (http.Header, error) {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if cfg.Token != "" {
+		h.Set("Authorization", "Bearer "+cfg.Token)
+	}
+	extra := http.Header{}
+	for _, kv := range cfg.Headers {
+		k, v, ok := strings.Cut(kv, ":")
+		if !ok {
+			return nil, fmt.Errorf("publish header %q is not Name: value", kv)
+		}
+		extra.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	for k, vs := range extra {
+		h[k] = vs
+	}
+	return h, nil
 }
 
 // Publish implements Publisher.
