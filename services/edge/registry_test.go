@@ -15,17 +15,10 @@ func testStream(svc *edge, id, claim string) *Stream {
 		panic(err)
 	}
 	return &Stream{svc: svc, sessionID: id, claim: claim, topics: topics, acks: newAckTracker(0, time.Now),
-		takeoverCh: make(chan struct{}), drainCh: make(chan struct{})}
+		stopCh: make(chan struct{})}
 }
 
-func takenOver(st *Stream) bool {
-	select {
-	case <-st.takeoverCh:
-		return true
-	default:
-		return false
-	}
-}
+func takenOver(st *Stream) bool { return st.stopWhy.Load() == stopTakeover }
 
 // TestRegistryClaims: one attached connection per session, on this node
 // and across nodes, decided by the claims' revisions.
@@ -99,4 +92,32 @@ func TestRegistryClaims(t *testing.T) {
 			t.Fatal("released, but still registered")
 		}
 	})
+}
+
+// TestStopReasons: one signal channel for every reason a stream stops; a
+// takeover outranks a drain that came first, and nothing outranks it.
+func TestStopReasons(t *testing.T) {
+	svc := &edge{metrics: DiscardMetrics(), lifecycle: discardLifecycle{}, cfg: Config{Now: time.Now}}
+	st := testStream(svc, "s", "n1/1")
+	if err := st.stopErr(); err != nil {
+		t.Fatalf("a new stream stops with %v", err)
+	}
+	st.drain()
+	select {
+	case <-st.stopCh:
+	default:
+		t.Fatal("drain did not signal")
+	}
+	if err := st.stopErr(); err != ErrDraining {
+		t.Fatalf("after drain: %v", err)
+	}
+	st.takeOver()
+	st.drain()
+	st.end()
+	if err := st.stopErr(); err != ErrTakenOver {
+		t.Fatalf("after drain, takeover, drain, end: %v", err)
+	}
+	if st.wasEnded() {
+		t.Fatal("a taken-over stream counts as ended")
+	}
 }

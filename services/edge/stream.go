@@ -66,56 +66,73 @@ type Stream struct {
 	recordedAt atomic.Int64
 	lagSample  uint32
 
-	onSignal     atomic.Pointer[func()] // called on takeover and drain
-	stopping     atomic.Bool            // takeoverCh or drainCh is closed
-	takeoverCh   chan struct{}
-	takeoverOnce sync.Once
-	drainCh      chan struct{}
-	drainOnce    sync.Once
-	reauthCh     chan struct{}
-	reauthOnce   sync.Once
-	endCh        chan struct{}
-	endOnce      sync.Once
-	expiry       atomic.Pointer[time.Timer]
-	closeOnce    sync.Once
+	onSignal atomic.Pointer[func()] // called on takeover and drain
+	// stopCh is closed when the stream must stop; stopWhy says why (one
+	// channel for every reason: a connection's memory counts).
+	stopCh    chan struct{}
+	stopWhy   atomic.Int32
+	expiry    atomic.Pointer[time.Timer]
+	closeOnce sync.Once
 }
 
-func (st *Stream) takeOver() {
-	st.takeoverOnce.Do(func() {
-		st.stopping.Store(true)
-		close(st.takeoverCh)
-		st.svc.metrics.Takeovers.Add(1)
-		st.svc.announce(LifecycleTakeover, st, st.ackedPosition(), true, nil)
-		st.signal()
-	})
-}
+// Why a stream stops. A reason ranked higher replaces a lower one
+// recorded before it (a drained connection that is then taken over tells
+// its client of the takeover).
+const (
+	stopNone int32 = iota
+	stopDrain
+	stopReauth
+	stopEnded
+	stopTakeover
+)
 
-// end ends the stream because an operator ended its session (ErrEnded).
-func (st *Stream) end() {
-	st.endOnce.Do(func() {
-		st.stopping.Store(true)
-		close(st.endCh)
-		st.signal()
-	})
-}
-
-// ended reports whether an operator ended the session.
-func (st *Stream) wasEnded() bool {
-	select {
-	case <-st.endCh:
-		return true
-	default:
-		return false
+// stop records why the stream must stop and wakes it; it reports whether
+// why is now the reason (false: it or a higher one was recorded before).
+func (st *Stream) stop(why int32) bool {
+	for {
+		cur := st.stopWhy.Load()
+		if cur >= why {
+			return false
+		}
+		if st.stopWhy.CompareAndSwap(cur, why) {
+			if cur == stopNone {
+				close(st.stopCh)
+			}
+			st.signal()
+			return true
+		}
 	}
 }
 
-func (st *Stream) drain() {
-	st.drainOnce.Do(func() {
-		st.stopping.Store(true)
-		close(st.drainCh)
-		st.signal()
-	})
+// stopErr is the error of the recorded reason (nil: none).
+func (st *Stream) stopErr() error {
+	switch st.stopWhy.Load() {
+	case stopTakeover:
+		return ErrTakenOver
+	case stopEnded:
+		return ErrEnded
+	case stopReauth:
+		return ErrReauth
+	case stopDrain:
+		return ErrDraining
+	}
+	return nil
 }
+
+func (st *Stream) takeOver() {
+	if st.stop(stopTakeover) {
+		st.svc.metrics.Takeovers.Add(1)
+		st.svc.announce(LifecycleTakeover, st, st.ackedPosition(), true, nil)
+	}
+}
+
+// end ends the stream because an operator ended its session (ErrEnded).
+func (st *Stream) end() { st.stop(stopEnded) }
+
+// wasEnded reports whether an operator ended the session.
+func (st *Stream) wasEnded() bool { return st.stopWhy.Load() == stopEnded }
+
+func (st *Stream) drain() { st.stop(stopDrain) }
 
 // expireAt ends the stream (ErrReauth) at t, when its credentials expire;
 // a zero t never.
@@ -132,12 +149,9 @@ func (st *Stream) expireAt(t time.Time) {
 }
 
 func (st *Stream) reauth() {
-	st.reauthOnce.Do(func() {
-		st.stopping.Store(true)
-		close(st.reauthCh)
+	if st.stop(stopReauth) {
 		st.svc.metrics.Reauths.Add(1)
-		st.signal()
-	})
+	}
 }
 
 func (st *Stream) signal() {
@@ -171,7 +185,7 @@ func (st *Stream) SetWake(f func()) {
 // Poll is Next without waiting, for a Live stream: it appends the queued
 // events to dst, or returns why the stream ended.
 func (st *Stream) Poll(dst []*fanout.Event) ([]*fanout.Event, error) {
-	if st.stopping.Load() {
+	if st.stopWhy.Load() != stopNone {
 		if err := st.ended(context.Background()); err != nil {
 			return dst, err
 		}
@@ -198,18 +212,11 @@ func (st *Stream) countGaps(events []*fanout.Event) {
 
 // ended returns why the stream must stop, if it must.
 func (st *Stream) ended(ctx context.Context) error {
-	select {
-	case <-st.takeoverCh:
-		return ErrTakenOver
-	case <-st.drainCh:
-		return ErrDraining
-	case <-st.reauthCh:
-		return ErrReauth
-	case <-st.endCh:
-		return ErrEnded
-	case <-ctx.Done():
+	if err := st.stopErr(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
 		return ctx.Err()
-	default:
 	}
 	if st.sub != nil {
 		select {
@@ -282,14 +289,8 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 		case <-st.sub.Notify():
 		case <-st.sub.Done():
 			return dst, st.subError(st.sub.Err())
-		case <-st.takeoverCh:
-			return dst, ErrTakenOver
-		case <-st.drainCh:
-			return dst, ErrDraining
-		case <-st.reauthCh:
-			return dst, ErrReauth
-		case <-st.endCh:
-			return dst, ErrEnded
+		case <-st.stopCh:
+			return dst, st.stopErr()
 		case <-ctx.Done():
 			return dst, ctx.Err()
 		case <-st.timer.C:

@@ -219,10 +219,7 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 		began:       now,
 		overlapping: topics.Overlapping(),
 		acks:        newAckTracker(s.position, e.cfg.Now),
-		takeoverCh:  make(chan struct{}),
-		drainCh:     make(chan struct{}),
-		reauthCh:    make(chan struct{}),
-		endCh:       make(chan struct{}),
+		stopCh:      make(chan struct{}),
 	}
 	if ts := topics.Topics(); len(ts) == 1 {
 		st.filter = e.store.Subject(ts[0])
