@@ -127,7 +127,7 @@ func loadTokens(c config, logger *slog.Logger) (publish, admin string, err error
 		return "", "", err
 	}
 	if generated {
-		logger.Info("generated an admin token (the admin listener's /readyz and /debug/pprof/ need Authorization: Bearer <token>)",
+		logger.Info("generated an admin token (the admin API, /readyz and /debug/pprof/ on the admin listener need Authorization: Bearer <token>)",
 			"file", t.file, "token", auth.Redact(admin))
 	}
 	return publish, admin, nil
