@@ -149,8 +149,10 @@ type Log struct {
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue
 	sem chan struct{}
-	// acks routes publish acknowledgements to the publishes waiting.
-	acks *acks
+	// acks routes publish acknowledgements to the publishes waiting;
+	// recordAcks does the same for writes to session records.
+	acks       *acks
+	recordAcks *acks
 	// plainHeader is the header of an event without type or message ID;
 	// never written once made.
 	plainHeader nats.Header
@@ -210,6 +212,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	if l.acks, err = startAcks(nc, cfg.Stream); err != nil {
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
+	if l.recordAcks, err = startAcks(nc, "KV_"+cfg.SessionBucket); err != nil {
+		_ = l.acks.sub.Unsubscribe()
+		return nil, fmt.Errorf("eventlog: %w", err)
+	}
 	l.state.fn, l.first.fn = l.readState, l.readFirst
 	err = retry(ctx, func(ctx context.Context) error {
 		if err := l.provisionStream(ctx, true); err != nil {
@@ -220,6 +226,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Log, error) {
 	})
 	if err != nil {
 		_ = l.acks.sub.Unsubscribe()
+		_ = l.recordAcks.sub.Unsubscribe()
 		return nil, fmt.Errorf("eventlog: %w", err)
 	}
 	return l, nil

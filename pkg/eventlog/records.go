@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -166,7 +167,7 @@ func (l *Log) GetSession(ctx context.Context, id string) (Record, uint64, error)
 // two claims for one session, the higher revision is the newer connection.
 func (l *Log) Claim(ctx context.Context, id string, r Record) (uint64, error) {
 	start := time.Now()
-	rev, err := l.kv.Put(ctx, id, r.encode())
+	rev, err := l.writeRecord(ctx, id, r.encode(), false, 0)
 	l.observe("record_put", start, err)
 	if err != nil {
 		return 0, fmt.Errorf("%w: claim session: %v", ErrUnavailable, err)
@@ -179,15 +180,41 @@ func (l *Log) Claim(ctx context.Context, id string, r Record) (uint64, error) {
 // connection claimed the session in between.
 func (l *Log) UpdateSession(ctx context.Context, id string, r Record, rev uint64) (uint64, error) {
 	start := time.Now()
-	nrev, err := l.kv.Update(ctx, id, r.encode(), rev)
+	nrev, err := l.writeRecord(ctx, id, r.encode(), true, rev)
 	l.observe("record_update", start, err)
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	// A revision mismatch: 10071, or 10164 from a replicated bucket.
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 		return 0, ErrLostClaim
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%w: update session: %v", ErrUnavailable, err)
 	}
 	return nrev, nil
+}
+
+// writeRecord stores a session's record as the bucket's Put (cas false)
+// or Update (cas true: only if the record is at revision rev, 0 meaning
+// absent) do, and returns its revision. It goes through the records'
+// acknowledgement inbox, as publishes do: the bucket's Put and Update are
+// nats.go request/replies, with a response entry, a context and a JSON
+// decode each, which the checkpoints of thousands of attached sessions pay
+// continuously.
+func (l *Log) writeRecord(ctx context.Context, id string, value []byte, cas bool, rev uint64) (uint64, error) {
+	m := &nats.Msg{Subject: "$KV." + l.cfg.SessionBucket + "." + id, Data: value}
+	if cas {
+		m.Header = nats.Header{jetstream.ExpectedLastSubjSeqHeader: {strconv.FormatUint(rev, 10)}}
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(publishTimeout)
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var out [1]Published
+	l.recordAcks.send(ctx, timer.C, []*nats.Msg{m}, []int{0}, out[:])
+	return out[0].Seq, out[0].Err
 }
 
 // ClaimEvent is one write to a session's record seen by WatchClaims.
@@ -197,7 +224,8 @@ type ClaimEvent struct {
 	// detached, ClaimEnded when an operator ended it.
 	Claim    string
 	Revision uint64
-	// Record is the record written (zero if it could not be decoded).
+	// Record is the record written, when it was detached (Claim ""); zero
+	// otherwise, or if it could not be decoded.
 	Record Record
 }
 
@@ -229,8 +257,13 @@ func (l *Log) WatchClaims(ctx context.Context, ready func(), fn func(ClaimEvent)
 			if e == nil {
 				continue
 			}
-			rec, _ := decodeRecord(e.Value())
-			fn(ClaimEvent{SessionID: e.Key(), Claim: claimOf(e.Value()), Revision: e.Revision(), Record: rec})
+			ev := ClaimEvent{SessionID: e.Key(), Claim: claimOf(e.Value()), Revision: e.Revision()}
+			if ev.Claim == "" {
+				// Only a detached record is wanted whole; the others
+				// (checkpoints, mostly) are read for their claim alone.
+				ev.Record, _ = decodeRecord(e.Value())
+			}
+			fn(ev)
 		}
 	}
 }

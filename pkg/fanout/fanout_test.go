@@ -223,6 +223,47 @@ func TestSlowSubscriberOverflows(t *testing.T) {
 }
 
 // TestRingBytesBound: the ring never holds more than its byte budget.
+// TestChannelsAskedForLate: Notify and Done are made when first asked
+// for; one asked for after events were queued, or after the subscription
+// ended, tells at once.
+func TestChannelsAskedForLate(t *testing.T) {
+	r := newRig(t, fanout.Config{}, 0)
+	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 2}, r.trust(t))
+	defer s.Close()
+	called := make(chan struct{}, 8)
+	s.SetNotify(func() { called <- struct{}{} })
+	wait := func() {
+		t.Helper()
+		select {
+		case <-called:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the subscriber was not notified")
+		}
+	}
+	r.publish(t, "t")
+	wait()
+	select {
+	case <-s.Notify():
+	default:
+		t.Fatal("Notify asked for after an event was queued is not signalled")
+	}
+	if got := s.Take(nil); len(got) != 1 || got[0].Seq != 1 {
+		t.Fatalf("took %v, want [1]", seqs(got))
+	}
+	for range 3 { // one more than the queue holds
+		r.publish(t, "t")
+		wait()
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("Done asked for after the subscription ended is not closed")
+	}
+	if !errors.Is(s.Err(), fanout.ErrOverflow) {
+		t.Fatalf("err %v, want ErrOverflow", s.Err())
+	}
+}
+
 func TestRingBytesBound(t *testing.T) {
 	r := newRig(t, fanout.Config{CacheEvents: 1000, CacheBytes: 1000}, 0)
 	var last uint64

@@ -423,8 +423,6 @@ func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, t Trust)
 		maxEvents: cfg.MaxEvents,
 		maxBytes:  cfg.MaxBytes,
 		pos:       after,
-		notify:    make(chan struct{}, 1),
-		done:      make(chan struct{}),
 	}
 	h.mu.Lock()
 	if h.closed {

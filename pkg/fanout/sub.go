@@ -24,8 +24,12 @@ type Sub struct {
 	err     error
 	closed  bool
 
-	notify   chan struct{} // signalled when the queue becomes non-empty
-	done     chan struct{} // closed when the subscription ends (Err says why)
+	// notify is signalled when the queue becomes non-empty, done is closed
+	// when the subscription ends (Err says why). Both are made when first
+	// asked for (Notify, Done), guarded by mu: a subscriber served through
+	// SetNotify never needs them, and an idle connection's memory counts.
+	notify   chan struct{}
+	done     chan struct{}
 	notifyFn atomic.Pointer[func()]
 }
 
@@ -51,8 +55,9 @@ func (s *Sub) enqueue(ev *Event) {
 		return
 	}
 	s.lastEnq = ev.Seq
+	n := s.notify
 	s.mu.Unlock()
-	s.wake()
+	s.wake(n)
 }
 
 // skipped queues a gap marker: the events after after and before first
@@ -72,8 +77,9 @@ func (s *Sub) skipped(after, first uint64) {
 	if !s.pushLocked(&Event{Gap: &Gap{After: after, First: first}}) {
 		return
 	}
+	n := s.notify
 	s.mu.Unlock()
-	s.wake()
+	s.wake(n)
 }
 
 // pushLocked appends ev to the queue, or ends the subscription with
@@ -82,8 +88,11 @@ func (s *Sub) pushLocked(ev *Event) bool {
 	if len(s.q) >= s.maxEvents || s.qBytes+len(ev.Frame) > s.maxBytes {
 		s.q, s.qBytes = nil, 0
 		s.err = ErrOverflow
+		done := s.done
 		s.mu.Unlock()
-		close(s.done)
+		if done != nil {
+			close(done)
+		}
 		s.callNotify()
 		return false
 	}
@@ -92,19 +101,44 @@ func (s *Sub) pushLocked(ev *Event) bool {
 	return true
 }
 
-func (s *Sub) wake() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
+// wake signals notify (the subscription's Notify channel, read under mu;
+// nil if nobody asked for it) and calls the notify function.
+func (s *Sub) wake(notify chan struct{}) {
+	if notify != nil {
+		select {
+		case notify <- struct{}{}:
+		default:
+		}
 	}
 	s.callNotify()
 }
 
 // Notify is signalled when events may be waiting.
-func (s *Sub) Notify() <-chan struct{} { return s.notify }
+func (s *Sub) Notify() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notify == nil {
+		s.notify = make(chan struct{}, 1)
+		if len(s.q) > 0 {
+			// Queued before anyone asked.
+			s.notify <- struct{}{}
+		}
+	}
+	return s.notify
+}
 
 // Done is closed when the subscription ends with an error (Err).
-func (s *Sub) Done() <-chan struct{} { return s.done }
+func (s *Sub) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.err != nil {
+			close(s.done)
+		}
+	}
+	return s.done
+}
 
 // Err returns why the subscription ended (ErrOverflow, ErrReset,
 // ErrClosed), or nil.
@@ -170,8 +204,11 @@ func (s *Sub) end(err error) {
 	}
 	s.err = err
 	s.q, s.qBytes = nil, 0
+	done := s.done
 	s.mu.Unlock()
-	close(s.done)
+	if done != nil {
+		close(done)
+	}
 	s.callNotify()
 }
 

@@ -48,7 +48,15 @@ type ackMark struct {
 }
 
 func newAckTracker(start uint64, now func() time.Time) *ackTracker {
-	return &ackTracker{floor: start, now: now}
+	a := new(ackTracker)
+	a.init(start, now)
+	return a
+}
+
+// init readies a tracker (one held in a Stream rather than made by
+// newAckTracker) whose position starts at start.
+func (a *ackTracker) init(start uint64, now func() time.Time) {
+	a.floor, a.now = start, now
 }
 
 // setAcked gives the tracker a way to read the peer's acknowledgements.
@@ -62,25 +70,27 @@ func (a *ackTracker) setAcked(f func() (acked uint64, reset bool, ok bool)) {
 // events up to seq (0: no event completed).
 func (a *ackTracker) wrote(n int, seq uint64, now int64) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.written += uint64(n)
 	if seq == 0 {
+		a.mu.Unlock()
 		return
 	}
 	m := ackMark{end: a.written, seq: seq, at: now}
-	if len(a.ring) < maxAckMarks {
+	switch {
+	case len(a.ring) < maxAckMarks:
 		// Still growing: the marks are in order from index 0.
 		a.ring = append(a.ring, m)
 		a.n++
-		return
-	}
-	if a.n == len(a.ring) {
+	case a.n == len(a.ring):
+		// Full: the oldest mark gives way.
 		a.floor = a.ring[a.head].seq
+		a.ring[a.head] = m
 		a.head = (a.head + 1) % len(a.ring)
-		a.n--
+	default:
+		a.ring[(a.head+a.n)%len(a.ring)] = m
+		a.n++
 	}
-	a.ring[(a.head+a.n)%len(a.ring)] = m
-	a.n++
+	a.mu.Unlock()
 }
 
 // position returns the last event the client surely had.

@@ -337,20 +337,32 @@ func (k *recorder) result(id string, pos uint64, err error) {
 	}
 }
 
-// parallel runs fn over items with at most n at once.
+// parallel runs fn over items with at most n at once, on n goroutines
+// that take the items in turn (not one goroutine per item: a record write
+// grows a new goroutine's stack, which a sweep of thousands would pay each
+// time).
 func parallel[T any](ctx context.Context, n int, items map[string]T, fn func(string, T)) {
-	sem := make(chan struct{}, n)
+	type item struct {
+		id string
+		v  T
+	}
+	work := make(chan item)
 	var wg sync.WaitGroup
+	for range min(n, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				fn(it.id, it.v)
+			}
+		}()
+	}
 	for id, v := range items {
 		if ctx.Err() != nil {
 			break
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(id, v)
-		}()
+		work <- item{id, v}
 	}
+	close(work)
 	wg.Wait()
 }

@@ -30,7 +30,6 @@ func attachedStream(t *testing.T, d edgetest.Deps, reg *registry, id, claim stri
 	}
 	st := testStream(&edge{metrics: DiscardMetrics(), lifecycle: discardLifecycle{}, cfg: Config{Now: time.Now}}, id, claim)
 	st.topics, st.created = ts, time.Now()
-	st.acks = newAckTracker(0, time.Now)
 	st.acks.wrote(10, pos, time.Now().UnixNano())
 	st.written.Store(pos)
 	reg.claim(st)

@@ -14,8 +14,9 @@ func testStream(svc *edge, id, claim string) *Stream {
 	if err != nil {
 		panic(err)
 	}
-	return &Stream{svc: svc, sessionID: id, claim: claim, topics: topics, acks: newAckTracker(0, time.Now),
-		stopCh: make(chan struct{})}
+	st := &Stream{svc: svc, sessionID: id, claim: claim, topics: topics, stopCh: make(chan struct{})}
+	st.acks.init(0, time.Now)
+	return st
 }
 
 func takenOver(st *Stream) bool { return st.stopWhy.Load() == stopTakeover }

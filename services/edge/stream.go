@@ -27,10 +27,10 @@ type Stream struct {
 
 	svc        *edge
 	sessionID  string
-	subject    string    // the identity the session belongs to
-	reconnects uint64    // the session's connections after its first
-	expires    time.Time // when the connection's credentials expire (zero: never)
-	claim      string    // this connection's name in the session's claims
+	subject    string // the identity the session belongs to
+	reconnects uint64 // the session's connections after its first
+	expires    int64  // when the connection's credentials expire, unix nanos (0: never)
+	claim      string // this connection's name in the session's claims
 	topics     *topic.Set
 	release    func() // gives the topic set back
 	filter     string // subject filter for JetStream reads ("" = whole stream)
@@ -47,7 +47,7 @@ type Stream struct {
 	timer     *time.Timer
 
 	created     time.Time // when the session was created
-	began       time.Time // when this connection began
+	began       int64     // when this connection began (unix nanos)
 	overlapping bool
 
 	// rev is the revision of the session record this connection last
@@ -61,7 +61,7 @@ type Stream struct {
 	// record); recorded is the highest position written to the session's
 	// record, at recordedAt (unix nanos).
 	written    atomic.Uint64
-	acks       *ackTracker
+	acks       ackTracker
 	recorded   atomic.Uint64
 	recordedAt atomic.Int64
 	lagSample  uint32
@@ -219,10 +219,10 @@ func (st *Stream) ended(ctx context.Context) error {
 		return ctx.Err()
 	}
 	if st.sub != nil {
-		select {
-		case <-st.sub.Done():
-			return st.subError(st.sub.Err())
-		default:
+		// Err, not Done: a connection served by the pooled writer never
+		// needs the channel, which Done would make.
+		if err := st.sub.Err(); err != nil {
+			return st.subError(err)
 		}
 	}
 	return nil
@@ -279,6 +279,7 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 	} else {
 		st.timer.Reset(idle)
 	}
+	notify, done := st.sub.Notify(), st.sub.Done()
 	for {
 		n := len(dst)
 		if dst = st.sub.Take(dst); len(dst) > n {
@@ -286,8 +287,8 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 			return dst, nil
 		}
 		select {
-		case <-st.sub.Notify():
-		case <-st.sub.Done():
+		case <-notify:
+		case <-done:
 			return dst, st.subError(st.sub.Err())
 		case <-st.stopCh:
 			return dst, st.stopErr()
@@ -422,7 +423,7 @@ func (st *Stream) Wrote(n int, batch []*fanout.Event, now int64) {
 	// Sample the lag of live delivery: one batch in 8 per connection.
 	// History (from the cache or JetStream, or stored before this
 	// connection began) is not lag.
-	if st.sub == nil || last.Seq <= st.liveAfter || last.Time.IsZero() || last.Time.Before(st.began) {
+	if st.sub == nil || last.Seq <= st.liveAfter || last.Time.IsZero() || last.Time.UnixNano() < st.began {
 		return
 	}
 	if st.lagSample++; st.lagSample%8 == 1 {

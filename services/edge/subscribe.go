@@ -89,10 +89,11 @@ func (e *edge) enter(req SubscribeRequest, release func()) (func(), error) {
 		release()
 		return nil, err
 	}
-	prev := release
+	// The closure holds the client's address alone, not the request.
+	prev, client := release, req.Client
 	release = func() {
 		prev()
-		e.adm.leave(req.Client)
+		e.adm.leave(client)
 	}
 	if req.Token == "" {
 		if err := e.limited(e.adm.newSession(req.Client)); err != nil {
@@ -208,7 +209,6 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 		svc:         e,
 		sessionID:   s.id,
 		subject:     p.Subject,
-		expires:     p.Expires,
 		reconnects:  s.reconnects,
 		claim:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
 		topics:      topics,
@@ -216,13 +216,16 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 		pos:         s.position,
 		trust:       s.trust,
 		created:     s.created,
-		began:       now,
+		began:       now.UnixNano(),
 		overlapping: topics.Overlapping(),
-		acks:        newAckTracker(s.position, e.cfg.Now),
 		stopCh:      make(chan struct{}),
 	}
 	if ts := topics.Topics(); len(ts) == 1 {
 		st.filter = e.store.Subject(ts[0])
+	}
+	st.acks.init(s.position, e.cfg.Now)
+	if !p.Expires.IsZero() {
+		st.expires = p.Expires.UnixNano()
 	}
 	st.written.Store(s.position)
 	st.recorded.Store(s.position)
@@ -245,7 +248,9 @@ func (e *edge) claim(ctx context.Context, st *Stream, resumed bool) error {
 	}
 	e.recorder.attached(st.sessionID, resumed)
 	e.reg.stored(st, rev)
-	st.expireAt(st.expires)
+	if st.expires != 0 {
+		st.expireAt(time.Unix(0, st.expires))
+	}
 	kind := LifecycleCreated
 	if resumed {
 		kind = LifecycleResumed
