@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -420,8 +421,8 @@ func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, t Trust)
 	s = &Sub{
 		hub:       h,
 		topics:    topics,
-		maxEvents: cfg.MaxEvents,
-		maxBytes:  cfg.MaxBytes,
+		maxEvents: int32(min(cfg.MaxEvents, math.MaxInt32)),
+		maxBytes:  int32(min(cfg.MaxBytes, math.MaxInt32)),
 		pos:       after,
 	}
 	h.mu.Lock()

@@ -13,8 +13,10 @@ import (
 type Sub struct {
 	hub       *Hub
 	topics    *topic.Set
-	maxEvents int
-	maxBytes  int
+	// The queue's bounds (int32: with closed below, a Sub fits 128
+	// bytes; every connection has one).
+	maxEvents int32
+	maxBytes  int32
 
 	mu      sync.Mutex
 	q       []*Event
@@ -85,7 +87,7 @@ func (s *Sub) skipped(after, first uint64) {
 // pushLocked appends ev to the queue, or ends the subscription with
 // ErrOverflow (unlocking s.mu and reporting false) when the queue is full.
 func (s *Sub) pushLocked(ev *Event) bool {
-	if len(s.q) >= s.maxEvents || s.qBytes+len(ev.Frame) > s.maxBytes {
+	if len(s.q) >= int(s.maxEvents) || s.qBytes+len(ev.Frame) > int(s.maxBytes) {
 		s.q, s.qBytes = nil, 0
 		s.err = ErrOverflow
 		done := s.done

@@ -58,7 +58,7 @@ func (discardLifecycle) Announce(LifecycleEvent) {}
 // whether there is one).
 func (e *edge) announce(kind string, st *Stream, position uint64, known bool, gap *fanout.Gap) {
 	e.lifecycle.Announce(LifecycleEvent{
-		Kind: kind, Session: st.sessionID, Subject: st.subject, Topics: st.topics.Topics(),
+		Kind: kind, Session: st.Session.ID, Subject: st.subject, Topics: st.topics.Topics(),
 		Node: e.cfg.NodeID, Position: position, HasPosition: known,
 		Reconnects: st.reconnects, Time: e.cfg.Now(), Gap: gap,
 	})

@@ -290,7 +290,7 @@ func (k *recorder) sweepAttached(ctx context.Context, tick time.Duration) {
 	}
 	batch := make(map[string]*Stream, len(due))
 	for _, st := range due {
-		batch[st.sessionID] = st
+		batch[st.Session.ID] = st
 	}
 	parallel(ctx, k.workers, batch, func(id string, st *Stream) {
 		pos := st.ackedPosition()

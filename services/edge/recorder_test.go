@@ -107,7 +107,7 @@ func TestRecorderSweepsAtItsRate(t *testing.T) {
 	// A tick of 200 ms at 10 a second: 2 records, the two oldest.
 	k.sweepAttached(ctx, 200*time.Millisecond)
 	for i, st := range streams {
-		r, _, _ := d.Log.GetSession(ctx, st.sessionID)
+		r, _, _ := d.Log.GetSession(ctx, st.Session.ID)
 		if want := uint64(0); i == 2 && (r.Position != want || st.recorded.Load() != 0) {
 			t.Fatalf("session %d recorded at %d, want not yet", i+1, r.Position)
 		} else if i < 2 && (r.Position != 7 || st.recorded.Load() != 7) {

@@ -27,8 +27,8 @@ func newRegistry(nodeID string) *registry {
 // it replaced (already told it was taken over), if any.
 func (r *registry) claim(st *Stream) *Stream {
 	r.mu.Lock()
-	old := r.byID[st.sessionID]
-	r.byID[st.sessionID] = st
+	old := r.byID[st.Session.ID]
+	r.byID[st.Session.ID] = st
 	r.mu.Unlock()
 	if old != nil {
 		old.takeOver()
@@ -42,8 +42,8 @@ func (r *registry) stored(st *Stream, rev uint64) {
 	r.mu.Lock()
 	st.rev.Store(rev)
 	lost := st.newestSeen > rev
-	if lost && r.byID[st.sessionID] == st {
-		delete(r.byID, st.sessionID)
+	if lost && r.byID[st.Session.ID] == st {
+		delete(r.byID, st.Session.ID)
 	}
 	r.mu.Unlock()
 	if lost {
@@ -98,8 +98,8 @@ func (r *registry) release(st *Stream) bool { return r.releaseThen(st, nil) }
 func (r *registry) releaseThen(st *Stream, then func()) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.byID[st.sessionID] == st {
-		delete(r.byID, st.sessionID)
+	if r.byID[st.Session.ID] == st {
+		delete(r.byID, st.Session.ID)
 		if then != nil {
 			then()
 		}

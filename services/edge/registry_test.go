@@ -14,7 +14,7 @@ func testStream(svc *edge, id, claim string) *Stream {
 	if err != nil {
 		panic(err)
 	}
-	st := &Stream{svc: svc, sessionID: id, claim: claim, topics: topics, stopCh: make(chan struct{})}
+	st := &Stream{Session: SessionInfo{ID: id}, svc: svc, claim: claim, topics: topics}
 	st.acks.init(0, time.Now)
 	return st
 }
@@ -103,9 +103,19 @@ func TestStopReasons(t *testing.T) {
 	if err := st.stopErr(); err != nil {
 		t.Fatalf("a new stream stops with %v", err)
 	}
+	// The stop channel, made when first asked for: asked for before the
+	// stop, and after it.
+	early := testStream(svc, "s2", "n1/2")
+	ch := early.stopChan()
+	early.takeOver()
+	select {
+	case <-ch:
+	default:
+		t.Fatal("takeover did not close a stop channel asked for before")
+	}
 	st.drain()
 	select {
-	case <-st.stopCh:
+	case <-st.stopChan():
 	default:
 		t.Fatal("drain did not signal")
 	}

@@ -26,7 +26,6 @@ type Stream struct {
 	Session SessionInfo
 
 	svc        *edge
-	sessionID  string
 	subject    string // the identity the session belongs to
 	reconnects uint64 // the session's connections after its first
 	expires    int64  // when the connection's credentials expire, unix nanos (0: never)
@@ -41,14 +40,13 @@ type Stream struct {
 	// the live path rather than history.
 	pos       uint64
 	trust     fanout.Trust
-	streamID  time.Time
+	streamID  int64 // when the stream it reads was created (unix nanos; 0: not yet known)
 	liveAfter uint64
 	sub       *fanout.Sub
 	timer     *time.Timer
 
-	created     time.Time // when the session was created
-	began       int64     // when this connection began (unix nanos)
-	overlapping bool
+	created time.Time // when the session was created
+	began   int64     // when this connection began (unix nanos)
 
 	// rev is the revision of the session record this connection last
 	// wrote (0 while its claim is being stored). newestSeen is guarded by
@@ -65,13 +63,18 @@ type Stream struct {
 	recorded   atomic.Uint64
 	recordedAt atomic.Int64
 	lagSample  uint32
+	// overlapping: the topics overlap (a pattern covers another), so an
+	// event may match twice.
+	overlapping bool
 
 	onSignal atomic.Pointer[func()] // called on takeover and drain
 	// stopCh is closed when the stream must stop; stopWhy says why (one
-	// channel for every reason: a connection's memory counts).
-	stopCh    chan struct{}
-	stopWhy   atomic.Int32
+	// channel for every reason, made only when Next first waits: a
+	// connection served by the pooled writer never needs it, and an idle
+	// connection's memory counts). See stopChan.
+	stopCh    atomic.Pointer[chan struct{}]
 	expiry    atomic.Pointer[time.Timer]
+	stopWhy   atomic.Int32
 	closeOnce sync.Once
 }
 
@@ -96,13 +99,50 @@ func (st *Stream) stop(why int32) bool {
 		}
 		if st.stopWhy.CompareAndSwap(cur, why) {
 			if cur == stopNone {
-				close(st.stopCh)
+				st.closeStopChan()
 			}
 			st.signal()
 			return true
 		}
 	}
 }
+
+// closedChan stands for a stop channel closed before anyone asked for it.
+var closedChan = func() *chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return &ch
+}()
+
+// stopChan returns the channel closed when the stream must stop, making it
+// on first use.
+func (st *Stream) stopChan() <-chan struct{} {
+	if p := st.stopCh.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{})
+	if !st.stopCh.CompareAndSwap(nil, &ch) {
+		return *st.stopCh.Load()
+	}
+	// A stop recorded before the channel was in place did not close it.
+	if st.stopWhy.Load() != stopNone {
+		st.closeStopChan()
+	}
+	return ch
+}
+
+// closeStopChan closes the stop channel if one was made, once; a later
+// stopChan gets a closed one.
+func (st *Stream) closeStopChan() {
+	if p := st.stopCh.Swap(closedChan); p != nil && p != closedChan {
+		close(*p)
+	}
+}
+
+// SessionSent says the client was sent the session's first frame and
+// token: the token's memory goes back (a connection may stay open for
+// days).
+func (st *Stream) SessionSent() { st.Session.Token = "" }
 
 // stopErr is the error of the recorded reason (nil: none).
 func (st *Stream) stopErr() error {
@@ -279,7 +319,7 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 	} else {
 		st.timer.Reset(idle)
 	}
-	notify, done := st.sub.Notify(), st.sub.Done()
+	notify, done, stop := st.sub.Notify(), st.sub.Done(), st.stopChan()
 	for {
 		n := len(dst)
 		if dst = st.sub.Take(dst); len(dst) > n {
@@ -290,7 +330,7 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 		case <-notify:
 		case <-done:
 			return dst, st.subError(st.sub.Err())
-		case <-st.stopCh:
+		case <-stop:
 			return dst, st.stopErr()
 		case <-ctx.Done():
 			return dst, ctx.Err()
@@ -361,9 +401,9 @@ func (st *Stream) readHistory(ctx context.Context, dst []*fanout.Event) ([]*fano
 		return dst, ErrStreamReset
 	case err != nil:
 		return dst, ErrUnavailable
-	case st.streamID.IsZero():
-		st.streamID = state.Created
-	case !state.Created.Equal(st.streamID):
+	case st.streamID == 0:
+		st.streamID = state.Created.UnixNano()
+	case state.Created.UnixNano() != st.streamID:
 		return dst, ErrStreamReset
 	}
 	view := state.View()
@@ -452,7 +492,7 @@ func (st *Stream) Close() {
 		detached := st.svc.reg.releaseThen(st, func() {
 			if st.rev.Load() != 0 && !st.wasEnded() {
 				detachedAt = st.ackedPosition()
-				st.svc.recorder.detached(st.sessionID, detachment{
+				st.svc.recorder.detached(st.Session.ID, detachment{
 					rec:         st.record(detachedAt),
 					rev:         st.rev.Load(),
 					overlapping: st.overlapping,

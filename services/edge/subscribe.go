@@ -207,7 +207,6 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 			Token: e.cfg.Keys.Sign(sid), Gap: s.gap,
 		},
 		svc:         e,
-		sessionID:   s.id,
 		subject:     p.Subject,
 		reconnects:  s.reconnects,
 		claim:       e.cfg.NodeID + "/" + strconv.FormatUint(e.conns.Add(1), 10),
@@ -218,7 +217,6 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 		created:     s.created,
 		began:       now.UnixNano(),
 		overlapping: topics.Overlapping(),
-		stopCh:      make(chan struct{}),
 	}
 	if ts := topics.Topics(); len(ts) == 1 {
 		st.filter = e.store.Subject(ts[0])
@@ -240,13 +238,13 @@ func (e *edge) claim(ctx context.Context, st *Stream, resumed bool) error {
 	e.streams.Add(1)
 	e.metrics.Connections.Add(1)
 	e.reg.claim(st)
-	rev, err := e.store.Claim(ctx, st.sessionID, st.record(st.pos))
+	rev, err := e.store.Claim(ctx, st.Session.ID, st.record(st.pos))
 	if err != nil {
 		st.Close()
-		e.logger.Warn("claiming session", "session", st.sessionID, "err", err)
+		e.logger.Warn("claiming session", "session", st.Session.ID, "err", err)
 		return ErrUnavailable
 	}
-	e.recorder.attached(st.sessionID, resumed)
+	e.recorder.attached(st.Session.ID, resumed)
 	e.reg.stored(st, rev)
 	if st.expires != 0 {
 		st.expireAt(time.Unix(0, st.expires))

@@ -179,9 +179,9 @@ func (c *storeCheck) run(ctx context.Context) {
 func (e *edge) bucketRecreated(ctx context.Context) {
 	e.recorder.bucketRecreated()
 	e.reg.each(func(st *Stream) {
-		rev, err := e.store.Claim(ctx, st.sessionID, st.record(st.ackedPosition()))
+		rev, err := e.store.Claim(ctx, st.Session.ID, st.record(st.ackedPosition()))
 		if err != nil {
-			e.logger.Warn("recording an attached session in the new bucket", "session", st.sessionID, "err", err)
+			e.logger.Warn("recording an attached session in the new bucket", "session", st.Session.ID, "err", err)
 			return
 		}
 		e.reg.reclaimed(st, rev)

@@ -197,6 +197,7 @@ func (c *streamConn) serve(r *http.Request) {
 		c.w.WriteHeader(http.StatusOK)
 	}
 	buf = appendStart(buf, c.st.Session, c.cfg.Retry)
+	c.st.SessionSent()
 	if err := c.write(buf); err != nil {
 		c.st.WriteFailed(err)
 		return
