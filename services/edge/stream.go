@@ -302,7 +302,8 @@ func subError(err error) error {
 // until there is something to write, idle passes (it then returns dst
 // unchanged and a nil error: time for a heartbeat), or the stream ends: it
 // then returns ErrTakenOver, ErrSlowClient, ErrDraining, ErrStreamReset,
-// ErrReauth, ErrEnded or the context's error.
+// ErrReauth, ErrEnded or the context's error. With idle ≤ 0 it does not
+// wait for live events (a catch-up from history still runs).
 func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Duration) ([]*fanout.Event, error) {
 	if err := st.ended(ctx); err != nil {
 		return dst, err
@@ -313,6 +314,16 @@ func (st *Stream) Next(ctx context.Context, dst []*fanout.Event, idle time.Durat
 		if dst, err = st.catchUp(ctx, dst); err != nil || len(dst) > n || st.sub == nil {
 			return dst, err
 		}
+	}
+	if idle <= 0 {
+		// Only what is there now (the caller is about to hand the stream
+		// to Poll): no timer, and none of the channels a wait needs.
+		n := len(dst)
+		if dst = st.sub.Take(dst); len(dst) > n {
+			st.countGaps(dst[n:])
+			return dst, nil
+		}
+		return dst, st.ended(ctx)
 	}
 	if st.timer == nil {
 		st.timer = time.NewTimer(idle)
