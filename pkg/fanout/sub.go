@@ -11,8 +11,8 @@ import (
 // dispatcher enqueues without ever blocking; the connection drains with
 // Take. A Sub is safe for one reader and the hub.
 type Sub struct {
-	hub       *Hub
-	topics    *topic.Set
+	hub    *Hub
+	topics *topic.Set
 	// The queue's bounds (int32: with closed below, a Sub fits 128
 	// bytes; every connection has one).
 	maxEvents int32

@@ -9,7 +9,7 @@
 //     (tcpi_bytes_acked), so a session's stored position counts only
 //     events its client surely had;
 //   - NewPoller watches connections for hang-ups with epoll, and
-//     WriteNow / Discard write and read without waiting, so a few shared
+//     FD / WriteFD / Discard write and read without waiting, so a few shared
 //     goroutines can serve every idle connection.
 //
 // Elsewhere AckedBytes reports nothing (positions count what was written

@@ -135,9 +135,12 @@ type liteConn struct {
 	heartbeatDue atomic.Bool
 	lastSent     atomic.Int64 // unix nanos of the last write to the socket
 
-	mu        sync.Mutex
-	busy      bool // a flusher goroutine owns the socket
-	closed    bool
+	mu     sync.Mutex
+	busy   bool // a flusher goroutine owns the socket
+	closed bool
+	// fd is the socket's descriptor, written to directly under mu while
+	// not closed (every close takes mu, so it cannot name another file).
+	fd        int32
 	pendingEv []*fanout.Event
 }
 
@@ -155,6 +158,10 @@ func (l *Lite) add(conn net.Conn, st *edge.Stream) error {
 	if err != nil {
 		return err
 	}
+	fd, err := platform.FD(raw)
+	if err != nil {
+		return err
+	}
 	// Raw writes fail once a deadline has passed: Lite sets its own.
 	if err := conn.SetWriteDeadline(time.Time{}); err != nil {
 		return err
@@ -167,7 +174,7 @@ func (l *Lite) add(conn net.Conn, st *edge.Stream) error {
 		return errLiteClosed
 	}
 	l.nextID++
-	c := &liteConn{l: l, id: l.nextID, conn: conn, raw: raw, st: st}
+	c := &liteConn{l: l, id: l.nextID, conn: conn, raw: raw, st: st, fd: int32(fd)}
 	c.lastSent.Store(time.Now().UnixNano())
 	l.conns[c.id] = c
 	l.mu.Unlock()
@@ -248,7 +255,7 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 	}
 	end := err != nil
 	if len(buf) > 0 {
-		n, werr := platform.WriteNow(c.raw, buf)
+		n, werr := platform.WriteFD(int(c.fd), buf)
 		if werr != nil {
 			c.st.WriteFailed(werr)
 			c.closeLocked()

@@ -1,0 +1,71 @@
+//go:build linux
+
+package platform_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/jetsse/jetsse/pkg/platform"
+)
+
+// TestWriteFDNeverWaits: WriteFD writes what the socket takes and returns
+// 0, not an error and not a wait, once it is full; the reader then gets
+// exactly the bytes reported written, in order.
+func TestWriteFDNeverWaits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server := <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	defer server.Close()
+	raw, err := server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := platform.FD(raw)
+	if err != nil || fd < 0 {
+		t.Fatalf("FD: %d, %v", fd, err)
+	}
+	chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	var sent bytes.Buffer
+	full := false
+	for range 10_000 { // far more than any socket buffer holds
+		n, err := platform.WriteFD(fd, chunk)
+		if err != nil {
+			t.Fatalf("WriteFD: %v", err)
+		}
+		sent.Write(chunk[:n])
+		if n == 0 {
+			full = true
+			break
+		}
+	}
+	if !full {
+		t.Fatal("the socket never filled up")
+	}
+	got := make([]byte, sent.Len())
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatalf("read %v", err)
+	}
+	if !bytes.Equal(got, sent.Bytes()) {
+		t.Fatal("the reader got other bytes than WriteFD reported written")
+	}
+}
