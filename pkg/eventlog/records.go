@@ -213,8 +213,22 @@ func (l *Log) writeRecord(ctx context.Context, id string, value []byte, cas bool
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	var out [1]Published
-	l.recordAcks.send(ctx, timer.C, []*nats.Msg{m}, []int{0}, out[:])
-	return out[0].Seq, out[0].Err
+	// Retried while no stream answers (a leader election), as nats.go's
+	// Put and Update do.
+	for attempt := 0; ; attempt++ {
+		l.recordAcks.send(ctx, timer.C, []*nats.Msg{m}, []int{0}, out[:])
+		if !errors.Is(out[0].Err, nats.ErrNoResponders) || attempt == publishRetryAttempts ||
+			time.Until(deadline) < publishRetryWait {
+			return out[0].Seq, out[0].Err
+		}
+		wait := time.NewTimer(publishRetryWait)
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return 0, ctx.Err()
+		case <-wait.C:
+		}
+	}
 }
 
 // ClaimEvent is one write to a session's record seen by WatchClaims.
