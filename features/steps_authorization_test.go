@@ -1,6 +1,7 @@
 package features
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -483,12 +484,21 @@ func (w *world) streamSaysReauth() error {
 }
 
 func (w *world) publishWithCredentials(topic, credentials string) error {
+	return w.postPublish(map[string]string{"topic": topic, "data": "x"}, credentials)
+}
+
+// postPublish POSTs body (as JSON) to the default server's /publish with
+// credentials as the steps name them, and keeps the answer.
+func (w *world) postPublish(body any, credentials string) error {
 	s, err := w.defaultServer()
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]string{"topic": topic, "data": "x"})
-	req, err := http.NewRequest(http.MethodPost, s.base()+"/publish", strings.NewReader(string(body)))
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, s.base()+"/publish", bytes.NewReader(b))
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -98,27 +97,7 @@ func (w *world) postBatchWithCredentials(topics, credentials string) error {
 // steps name them), keeps the answer, and records the events it says were
 // stored.
 func (w *world) postBatch(events []batchEvent, credentials string) error {
-	s, err := w.defaultServer()
-	if err != nil {
-		return err
-	}
-	body, err := json.Marshal(map[string]any{"events": events})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequest(http.MethodPost, s.base()+"/publish", strings.NewReader(string(body)))
-	if err != nil {
-		return err
-	}
-	header, err := w.publishAuthorization(s, credentials)
-	if err != nil {
-		return err
-	}
-	if header != "" {
-		req.Header.Set("Authorization", header)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := w.do(req); err != nil {
+	if err := w.postPublish(map[string]any{"events": events}, credentials); err != nil {
 		return err
 	}
 	w.batch, w.batchAnswer = events, batchAnswer{}

@@ -21,13 +21,19 @@ func (w *world) registerCluster(sc *godog.ScenarioContext) {
 // edgesOnTheCluster starts edges a and b on the NATS cluster with flags and
 // the same session keys.
 func (w *world) edgesOnTheCluster(a, b, flags, keys string) error {
+	return w.startEdgesOnCluster(a, b, flags, keys, w.startServer)
+}
+
+// startEdgesOnCluster starts edges a and b with start (in-process or as
+// processes) on the NATS cluster, with flags and the same session keys.
+func (w *world) startEdgesOnCluster(a, b, flags, keys string, start func(name, dataDir string, extra []string) (*server, error)) error {
 	keyFile, err := writeKeyFile(w.dir, keys)
 	if err != nil {
 		return err
 	}
 	for _, name := range []string{a, b} {
 		args := append([]string{"--nats-url", strings.Join(w.clusterURLs, ","), "--node-id", name, "--session-key-file", keyFile}, strings.Fields(flags)...)
-		if _, err := w.startServer(name, filepath.Join(w.dir, name), args); err != nil {
+		if _, err := start(name, filepath.Join(w.dir, name), args); err != nil {
 			return err
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -56,17 +55,7 @@ func (w *world) registerFailover(sc *godog.ScenarioContext) {
 // they can be killed with SIGKILL and stopped with SIGTERM) on the NATS
 // cluster, with flags and the same session keys.
 func (w *world) edgeProcessesOnTheCluster(a, b, flags, keys string) error {
-	keyFile, err := writeKeyFile(w.dir, keys)
-	if err != nil {
-		return err
-	}
-	for _, name := range []string{a, b} {
-		args := append([]string{"--nats-url", strings.Join(w.clusterURLs, ","), "--node-id", name, "--session-key-file", keyFile}, strings.Fields(flags)...)
-		if _, err := w.startProcess(name, filepath.Join(w.dir, name), args); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.startEdgesOnCluster(a, b, flags, keys, w.startProcess)
 }
 
 func (w *world) edgeIsKilled(name string) error {

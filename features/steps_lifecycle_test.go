@@ -183,15 +183,10 @@ func (w *world) backendGets(kind, client string, check func(lifecycleEvent) erro
 	if b == nil {
 		return errors.New("no backend listens")
 	}
-	c, err := w.client(client)
+	id, err := w.sessionIDOf(client)
 	if err != nil {
 		return err
 	}
-	s, err := c.session()
-	if err != nil {
-		return err
-	}
-	id := s.Session
 	var last error
 	err = eventually(func() error {
 		b.mu.Lock()
@@ -268,11 +263,7 @@ func (w *world) exactlyOneOnceRead(kind, client string) error {
 	}); err != nil {
 		return err
 	}
-	c, err := w.client(client)
-	if err != nil {
-		return err
-	}
-	s, err := c.session()
+	id, err := w.sessionIDOf(client)
 	if err != nil {
 		return err
 	}
@@ -281,7 +272,7 @@ func (w *world) exactlyOneOnceRead(kind, client string) error {
 	defer b.mu.Unlock()
 	n := 0
 	for _, e := range b.got {
-		if e.Kind == kind && e.Session == s.Session {
+		if e.Kind == kind && e.Session == id {
 			n++
 		}
 	}
@@ -301,9 +292,9 @@ func (w *world) everyEdgeStops() error {
 }
 
 func (w *world) namedServerStops(name string) error {
-	s := w.servers[name]
-	if s == nil {
-		return fmt.Errorf("no server %q", name)
+	s, err := w.serverNamed(name)
+	if err != nil {
+		return err
 	}
 	if err := s.stop(); err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -6,47 +6,10 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/jetsse/jetsse/cmd/jetsse-bench/internal/fakecentrifugo"
-	"github.com/jetsse/jetsse/cmd/jetsse/app"
+	"github.com/jetsse/jetsse/internal/apptest"
 )
-
-// startJetsse runs the real jetsse command in-process on random loopback
-// ports and stops it when the test ends.
-func startJetsse(t *testing.T) app.Ready {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dataDir := t.TempDir()
-	ready := make(chan app.Ready, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, []string{"serve",
-			"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0", "--admin-addr", "",
-			"--publish-token", "probe-smoke-token", "--nats-sync", "1s", "--drain-timeout", "100ms", "--log-level", "warn",
-		}, app.Options{OnReady: func(r app.Ready) { ready <- r }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("jetsse: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("jetsse did not stop within 10s of cancelling its context")
-		}
-	})
-	select {
-	case r := <-ready:
-		return r
-	case err := <-done:
-		t.Fatalf("jetsse ended before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("jetsse not ready after 30s")
-	}
-	panic("unreachable")
-}
 
 // probe runs the command line with small counts and returns its result.
 func probeRun(t *testing.T, args ...string) *result {
@@ -88,7 +51,7 @@ func TestProbe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a jetsse server")
 	}
-	j := startJetsse(t)
+	j := apptest.Start(t, "probe-smoke-token")
 	base := "http://" + j.HTTPAddr
 	check(t, probeRun(t, "-server", "jetsse", "-url", base, "-publish-token", j.PublishToken), true)
 	check(t, probeRun(t, "-server", "jetsse", "-url", base, "-publish-token", j.PublishToken, "-mode", "id-only", "-decode-data"), false)
