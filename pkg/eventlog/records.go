@@ -238,9 +238,10 @@ type ClaimEvent struct {
 	// detached, ClaimEnded when an operator ended it.
 	Claim    string
 	Revision uint64
-	// Record is the record written, when it was detached (Claim ""); zero
-	// otherwise, or if it could not be decoded.
-	Record Record
+	// Record is the record written, when it was detached (Claim "") and
+	// could be decoded (HasRecord); zero otherwise.
+	Record    Record
+	HasRecord bool
 }
 
 // WatchClaims calls fn, in revision order, for writes to session records
@@ -275,7 +276,8 @@ func (l *Log) WatchClaims(ctx context.Context, ready func(), fn func(ClaimEvent)
 			if ev.Claim == "" {
 				// Only a detached record is wanted whole; the others
 				// (checkpoints, mostly) are read for their claim alone.
-				ev.Record, _ = decodeRecord(e.Value())
+				r, err := decodeRecord(e.Value())
+				ev.Record, ev.HasRecord = r, err == nil
 			}
 			fn(ev)
 		}

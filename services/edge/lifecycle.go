@@ -65,31 +65,48 @@ func (e *edge) announce(kind string, st *Stream, position uint64, known bool, ga
 }
 
 // detachedRecords remembers the records of detached sessions, as every
-// node's claims watch sees them written, so that whichever node notices a
-// session expire can say what it was. It holds at most max sessions; past
-// that an expiry is announced with the session's ID only.
+// node's claims watch sees them written, with their revisions: whichever
+// node notices a session expire can say what it was, and a reconnect to
+// any node can claim the session without reading its record first (see
+// edge.knownRecord). It holds at most max sessions; past that an expiry is
+// announced with the session's ID only, and a reconnect reads the record.
 type detachedRecords struct {
 	max int
 	mu  sync.Mutex
-	m   map[string]eventlog.Record
+	m   map[string]revisedRecord
+}
+
+// revisedRecord is a record and its revision (0: from a bucket since made
+// again, which counts revisions anew).
+type revisedRecord struct {
+	eventlog.Record
+	rev uint64
 }
 
 func newDetachedRecords(max int) *detachedRecords {
-	return &detachedRecords{max: max, m: make(map[string]eventlog.Record)}
+	return &detachedRecords{max: max, m: make(map[string]revisedRecord)}
 }
 
 // observe keeps a detached session's record, and forgets a session that
-// was attached or ended.
+// was attached or ended, or whose record cannot be read.
 func (d *detachedRecords) observe(ev eventlog.ClaimEvent) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if ev.Claim != "" {
+	if ev.Claim != "" || !ev.HasRecord {
 		delete(d.m, ev.SessionID)
 		return
 	}
 	if _, ok := d.m[ev.SessionID]; ok || len(d.m) < d.max {
-		d.m[ev.SessionID] = ev.Record
+		d.m[ev.SessionID] = revisedRecord{ev.Record, ev.Revision}
 	}
+}
+
+// get returns a session's last detached record.
+func (d *detachedRecords) get(id string) (revisedRecord, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.m[id]
+	return r, ok
 }
 
 // take returns and forgets a session's last detached record.
@@ -98,7 +115,18 @@ func (d *detachedRecords) take(id string) (eventlog.Record, bool) {
 	defer d.mu.Unlock()
 	r, ok := d.m[id]
 	delete(d.m, id)
-	return r, ok
+	return r.Record, ok
+}
+
+// bucketRecreated forgets the revisions: the bucket was made again, and
+// counts them anew.
+func (d *detachedRecords) bucketRecreated() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, r := range d.m {
+		r.rev = 0
+		d.m[id] = r
+	}
 }
 
 // observeClaim handles a write to any session's record seen by the claims

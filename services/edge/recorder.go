@@ -141,6 +141,16 @@ func (k *recorder) recentlyRecreated() bool {
 	return !k.recreatedAt.IsZero() && k.now().Sub(k.recreatedAt) < 3*k.refresh
 }
 
+// pendingRecord returns a detached session's record not yet stored, and
+// the revision the record had when it left (0 if unknown: the bucket was
+// made again since).
+func (k *recorder) pendingRecord(id string) (eventlog.Record, uint64, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p, ok := k.pending[id]
+	return p.rec, p.rev, ok
+}
+
 // pendingPosition returns a detached session's position not yet stored.
 func (k *recorder) pendingPosition(id string) (uint64, bool) {
 	k.mu.Lock()

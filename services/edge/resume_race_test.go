@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +36,10 @@ func (h *hookedLog) GetSession(ctx context.Context, id string) (eventlog.Record,
 
 // A reconnect that reads the session's record just before the node stores
 // the detachment of the connection it left must not resume from that stale
-// record: it would replay everything since the session's creation.
+// record: it would replay everything since the session's creation. The
+// record is read when the session's record was written after the revision
+// this node knew (see TestResumeAfterTheRecordChanged), which subscribe
+// with useKnown false stands for here.
 func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	var store *hookedLog
 	svc, _ := startService(t, func(log *eventlog.Log) Store {
@@ -68,13 +72,175 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		})
 	}
 	store.afterGet.Store(&storeNow)
-	second, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
+	second, err := svc.subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer second.Close()
 	if !second.Session.Resumed || second.Session.LastEventID != "3" {
 		t.Fatalf("resumed %v from %q, want resumed from 3", second.Session.Resumed, second.Session.LastEventID)
+	}
+}
+
+// countedLog is the real event log counting record reads, with claims
+// watch events held back while hold is set (a watch that lags).
+type countedLog struct {
+	*eventlog.Log
+	gets atomic.Int64
+	hold atomic.Bool
+	// gate, if not nil, holds detachment writes (a record written with no
+	// claim) until it is closed.
+	gate chan struct{}
+}
+
+func (c *countedLog) GetSession(ctx context.Context, id string) (eventlog.Record, uint64, error) {
+	c.gets.Add(1)
+	return c.Log.GetSession(ctx, id)
+}
+
+func (c *countedLog) UpdateSession(ctx context.Context, id string, r eventlog.Record, rev uint64) (uint64, error) {
+	if r.Claim == "" && c.gate != nil {
+		<-c.gate
+	}
+	return c.Log.UpdateSession(ctx, id, r, rev)
+}
+
+func (c *countedLog) WatchClaims(ctx context.Context, ready func(), fn func(eventlog.ClaimEvent)) error {
+	return c.Log.WatchClaims(ctx, ready, func(ev eventlog.ClaimEvent) {
+		if !c.hold.Load() {
+			fn(ev)
+		}
+	})
+}
+
+// detachAt subscribes to orders.*, publishes n events, has the connection
+// write them all and closes it; it returns the connection.
+func detachAt(t *testing.T, svc *Edge, n int) *Stream {
+	t.Helper()
+	ctx := context.Background()
+	st, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Wrote(10*n, []*fanout.Event{{Seq: uint64(n)}}, time.Now().UnixNano())
+	st.Close()
+	return st
+}
+
+// A reconnect to the node that knows the session detached (stored, or
+// still being stored) claims it without reading its record, and resumes
+// from the position it left at; the record then names the new connection.
+func TestResumeFromAKnownRecord(t *testing.T) {
+	ctx := context.Background()
+	for _, stored := range []bool{true, false} {
+		var store *countedLog
+		svc, log := startService(t, func(l *eventlog.Log) Store {
+			store = &countedLog{Log: l}
+			if !stored {
+				store.gate = make(chan struct{})
+			}
+			return store
+		})
+		first := detachAt(t, svc, 3)
+		id := first.Session.ID
+		if stored {
+			waitUntil(t, "the detachment stored and seen", func() bool {
+				r, ok := svc.detached.get(id)
+				return ok && r.rev != 0 && r.Position == 3
+			})
+		}
+		gets := store.gets.Load()
+		second, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !second.Session.Resumed || second.Session.ID != id || second.Session.LastEventID != "3" {
+			t.Fatalf("stored %v: resumed %v %s from %q, want %s from 3", stored, second.Session.Resumed, second.Session.ID, second.Session.LastEventID, id)
+		}
+		if n := store.gets.Load() - gets; n != 0 {
+			t.Fatalf("stored %v: the record was read %d times, want none", stored, n)
+		}
+		if !stored {
+			close(store.gate) // the detachment's write now finds the claim
+			waitUntil(t, "the detachment dropped", func() bool {
+				_, pending := svc.recorder.pendingPosition(id)
+				return !pending
+			})
+		}
+		e, err := log.Session(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Record.Claim != second.claim || e.Record.Position != 3 || e.Record.Reconnects != 1 {
+			t.Fatalf("stored %v: record %+v, want claimed by %s at 3 with 1 reconnect", stored, e.Record, second.claim)
+		}
+		second.Close()
+	}
+}
+
+// A session record written after the revision the node knew (another
+// node's connection moved it on and left, or an operator ended it, while
+// this node's watch had not seen it yet) is read after all: the reconnect
+// resumes from the record, or is refused.
+func TestResumeAfterTheRecordChanged(t *testing.T) {
+	ctx := context.Background()
+	var store *countedLog
+	svc, log := startService(t, func(l *eventlog.Log) Store {
+		store = &countedLog{Log: l}
+		return store
+	})
+	first := detachAt(t, svc, 3)
+	id := first.Session.ID
+	waitUntil(t, "the detachment stored and seen", func() bool {
+		r, ok := svc.detached.get(id)
+		return ok && r.rev != 0
+	})
+	for range 2 { // events 4 and 5
+		if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.hold.Store(true)
+	e, err := log.Session(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := e.Record
+	moved.Position = 5
+	if _, err := log.UpdateSession(ctx, id, moved, e.Revision); err != nil {
+		t.Fatal(err)
+	}
+	gets := store.gets.Load()
+	second, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Session.Resumed || second.Session.LastEventID != "5" {
+		t.Fatalf("resumed %v from %q, want resumed from 5 (the record)", second.Session.Resumed, second.Session.LastEventID)
+	}
+	if store.gets.Load() == gets {
+		t.Fatal("the record was not read")
+	}
+	second.Close()
+
+	// Stored detached again and seen; then ended by an operator unseen.
+	store.hold.Store(false)
+	waitUntil(t, "the second detachment stored and seen", func() bool {
+		r, ok := svc.detached.get(id)
+		return ok && r.rev != 0 && r.Reconnects == 1
+	})
+	store.hold.Store(true)
+	if _, err := log.EndSession(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
+	if !errors.Is(err, ErrSessionEnded) {
+		t.Fatalf("resuming an ended session: %v, want ErrSessionEnded", err)
 	}
 }
 

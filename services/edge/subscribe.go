@@ -32,7 +32,23 @@ func (e *edge) localPosition(id string) (pos uint64, ok bool) {
 // else the session's stored position, else live), whether events after it
 // left the stream (gap), and claims the session for this connection. The
 // request is validated in full before anything is kept for it.
+//
+// A session this node knows detached (see knownRecord) is claimed without
+// reading its record first; if the record was written since, the claim
+// finds out and the connection is made again from the record.
 func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
+	st, err := e.subscribe(ctx, req, true)
+	if errors.Is(err, errRecordChanged) {
+		st, err = e.subscribe(ctx, req, false)
+	}
+	return st, err
+}
+
+// errRecordChanged: a session's record was written after the revision a
+// connection was made from.
+var errRecordChanged = errors.New("edge: session record written since")
+
+func (e *edge) subscribe(ctx context.Context, req SubscribeRequest, useKnown bool) (*Stream, error) {
 	if err := e.admit(); err != nil {
 		return nil, err
 	}
@@ -59,7 +75,7 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	sp, err := e.start(ctx, req, lastID)
+	sp, err := e.start(ctx, req, lastID, useKnown)
 	if err == nil && !sp.resumed && req.Token != "" {
 		// The token's session is gone: this makes a new one.
 		err = e.limited(e.adm.newSession(req.Client))
@@ -74,8 +90,16 @@ func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, er
 		return nil, err
 	}
 	// From here on, Close gives the topics and the connection slot back.
-	if err := e.claim(ctx, st, sp.resumed); err != nil {
+	if err := e.claim(ctx, st, sp); err != nil {
 		return nil, err
+	}
+	if sp.resumed {
+		e.metrics.SessionsResumed.Add(1)
+	} else {
+		e.metrics.SessionsCreated.Add(1)
+	}
+	if sp.gap != nil {
+		e.metrics.Gaps.Add(1)
 	}
 	return st, nil
 }
@@ -148,7 +172,7 @@ type startPoint struct {
 // position; a connection with neither starts live. Where the stream starts
 // now (everything before was evicted) is read while the session is looked
 // up, for any connection that may start before the live path's last event.
-func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64) (startPoint, error) {
+func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64, useKnown bool) (startPoint, error) {
 	var first chan firstStored
 	if req.HasLastEventID || req.Token != "" {
 		first = make(chan firstStored, 1)
@@ -162,7 +186,7 @@ func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64) (
 			}
 		}()
 	}
-	sess, err := e.resolveSession(ctx, req.Token, req.Principal.Subject)
+	sess, err := e.resolveSession(ctx, req.Token, req.Principal.Subject, useKnown)
 	if err != nil {
 		return startPoint{}, err
 	}
@@ -191,13 +215,8 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 			return nil, err
 		}
 		s.id = sid.String()
-		e.metrics.SessionsCreated.Add(1)
 	} else {
 		s.reconnects++
-		e.metrics.SessionsResumed.Add(1)
-	}
-	if s.gap != nil {
-		e.metrics.Gaps.Add(1)
 	}
 	sid, _ := session.ParseID(s.id)
 	now := e.cfg.Now()
@@ -233,24 +252,35 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 
 // claim makes st the session's one attached connection: on this node at
 // once, across nodes by writing the session's record (whose revision orders
-// it against other nodes' claims). On failure st is closed.
-func (e *edge) claim(ctx context.Context, st *Stream, resumed bool) error {
+// it against other nodes' claims). A connection made from a known record
+// writes only over that revision, and returns errRecordChanged if it was
+// written since. On failure st is closed.
+func (e *edge) claim(ctx context.Context, st *Stream, sp startPoint) error {
 	e.streams.Add(1)
 	e.metrics.Connections.Add(1)
 	e.reg.claim(st)
-	rev, err := e.store.Claim(ctx, st.Session.ID, st.record(st.pos))
+	var rev uint64
+	var err error
+	if sp.rev != 0 {
+		rev, err = e.store.UpdateSession(ctx, st.Session.ID, st.record(st.pos), sp.rev)
+	} else {
+		rev, err = e.store.Claim(ctx, st.Session.ID, st.record(st.pos))
+	}
 	if err != nil {
 		st.Close()
+		if errors.Is(err, eventlog.ErrLostClaim) {
+			return errRecordChanged
+		}
 		e.logger.Warn("claiming session", "session", st.Session.ID, "err", err)
 		return ErrUnavailable
 	}
-	e.recorder.attached(st.Session.ID, resumed)
+	e.recorder.attached(st.Session.ID, sp.resumed)
 	e.reg.stored(st, rev)
 	if st.expires != 0 {
 		st.expireAt(time.Unix(0, st.expires))
 	}
 	kind := LifecycleCreated
-	if resumed {
+	if sp.resumed {
 		kind = LifecycleResumed
 	}
 	e.announce(kind, st, st.pos, st.Session.LastEventID != "", nil)
@@ -267,6 +297,9 @@ type resolved struct {
 	position   uint64 // the session's position (if resumed)
 	created    time.Time
 	reconnects uint64 // connections to the session after its first
+	// rev is the revision of the record the session was resolved from
+	// when this node knew it (see knownRecord), else 0 (it was read).
+	rev uint64
 }
 
 // resolveSession finds the session a token names, if it still exists, and
@@ -276,7 +309,7 @@ type resolved struct {
 // subject than owner (another identity, or anonymous) resolves to a new
 // session: a session token alone never hands one identity's session to
 // another.
-func (e *edge) resolveSession(ctx context.Context, token, owner string) (resolved, error) {
+func (e *edge) resolveSession(ctx context.Context, token, owner string, useKnown bool) (resolved, error) {
 	r := resolved{created: e.cfg.Now()}
 	if token == "" {
 		return r, nil
@@ -287,6 +320,15 @@ func (e *edge) resolveSession(ctx context.Context, token, owner string) (resolve
 		return r, nil
 	}
 	id := sid.String()
+	if useKnown {
+		if rec, rev, ok := e.knownRecord(id); ok && rec.Subject == owner {
+			r.id, r.resumed, r.position, r.reconnects, r.rev = id, true, rec.Position, rec.Reconnects, rev
+			if !rec.Created.IsZero() {
+				r.created = rec.Created
+			}
+			return r, nil
+		}
+	}
 	// Looked at before and after reading the record: if the session was
 	// stored in between, the record read may predate that, so it is read
 	// again.
@@ -330,6 +372,28 @@ func (e *edge) resolveSession(ctx context.Context, token, owner string) (resolve
 		r.position = max(r.position, localPos)
 	}
 	return r, nil
+}
+
+// knownRecord returns a detached session's record as this node knows it
+// without reading it, and its revision: its detachment from this node, not
+// stored yet (its record is still at the revision the connection left it
+// at), or its detached record as the claims watch saw it written. Whoever
+// uses it writes the record only over that revision: another node, an
+// operator or the record's expiry may have written it since.
+func (e *edge) knownRecord(id string) (rec eventlog.Record, rev uint64, ok bool) {
+	e.reg.locked(id, func(st *Stream) {
+		if st != nil {
+			return // attached here: its position moves on
+		}
+		if r, rv, pending := e.recorder.pendingRecord(id); pending {
+			rec, rev, ok = r, rv, rv != 0
+			return
+		}
+		if r, found := e.detached.get(id); found {
+			rec, rev, ok = r.Record, r.rev, r.rev != 0
+		}
+	})
+	return rec, rev, ok
 }
 
 // firstStored is the stream's first event, as read for one connection.

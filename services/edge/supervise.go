@@ -178,6 +178,7 @@ func (c *storeCheck) run(ctx context.Context) {
 // that was made again, and restarts the claims watch on it.
 func (e *edge) bucketRecreated(ctx context.Context) {
 	e.recorder.bucketRecreated()
+	e.detached.bucketRecreated()
 	e.reg.each(func(st *Stream) {
 		rev, err := e.store.Claim(ctx, st.Session.ID, st.record(st.ackedPosition()))
 		if err != nil {
