@@ -31,7 +31,17 @@ type detachment struct {
 	rev         uint64          // the record's revision when it left
 	overlapping bool
 	gen         uint64 // which queuing this is, so a newer one is not dropped
+	state       detachState
 }
+
+// detachState is what is being done with a pending detachment.
+type detachState uint8
+
+const (
+	queued    detachState = iota // waiting to be stored
+	storing                      // its record is being written
+	reclaimed                    // a reconnect claims the session over its revision instead
+)
 
 // recorder records sessions' positions:
 //
@@ -141,14 +151,56 @@ func (k *recorder) recentlyRecreated() bool {
 	return !k.recreatedAt.IsZero() && k.now().Sub(k.recreatedAt) < 3*k.refresh
 }
 
-// pendingRecord returns a detached session's record not yet stored, and
-// the revision the record had when it left (0 if unknown: the bucket was
-// made again since).
-func (k *recorder) pendingRecord(id string) (eventlog.Record, uint64, bool) {
+// reclaim hands a reconnect a session's pending detachment, so that the
+// reconnect claims the session over the revision its connection left it
+// at while the detachment is not stored (it stays pending, for positions,
+// until attached or unclaimed is called). It reports false if there is
+// none, or the bucket was made again since; a detachment being stored is
+// returned without being handed over (inFlight), and a reconnect that uses
+// it races that write.
+func (k *recorder) reclaim(id string) (d detachment, inFlight, ok bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	p, ok := k.pending[id]
-	return p.rec, p.rev, ok
+	d, ok = k.pending[id]
+	switch {
+	case !ok || d.rev == 0 || d.state == reclaimed:
+		return detachment{}, false, false
+	case d.state == storing:
+		return d, true, true
+	}
+	d.state = reclaimed
+	k.pending[id] = d
+	return d, false, true
+}
+
+// unclaimed queues a detachment handed to a reconnect (see reclaim) again:
+// the reconnect did not claim the session.
+func (k *recorder) unclaimed(id string, gen uint64) {
+	k.mu.Lock()
+	if d, ok := k.pending[id]; ok && d.gen == gen && d.state == reclaimed {
+		d.state = queued
+		k.pending[id] = d
+	}
+	k.mu.Unlock()
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+// startStoring marks a queued detachment as being stored; it reports false
+// if it is no longer the one queued (superseded, handed to a reconnect, or
+// gone).
+func (k *recorder) startStoring(id string, gen uint64) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	d, ok := k.pending[id]
+	if !ok || d.gen != gen || d.state != queued {
+		return false
+	}
+	d.state = storing
+	k.pending[id] = d
+	return true
 }
 
 // pendingPosition returns a detached session's position not yet stored.
@@ -242,13 +294,19 @@ func (k *recorder) flushDetached(ctx context.Context) {
 	k.mu.Unlock()
 
 	parallel(ctx, k.workers, batch, func(id string, d detachment) {
-		err := k.storeDetached(ctx, id, d)
-		if err != nil && !errors.Is(err, eventlog.ErrLostClaim) && !errors.Is(err, eventlog.ErrTooManySessions) {
-			return // keep it pending; retried on the next tick
+		if !k.startStoring(id, d.gen) {
+			return
 		}
+		err := k.storeDetached(ctx, id, d)
+		retry := err != nil && !errors.Is(err, eventlog.ErrLostClaim) && !errors.Is(err, eventlog.ErrTooManySessions)
 		k.mu.Lock()
 		if p, ok := k.pending[id]; ok && p.gen == d.gen {
-			delete(k.pending, id)
+			if retry { // kept pending; retried on the next tick
+				p.state = queued
+				k.pending[id] = p
+			} else {
+				delete(k.pending, id)
+			}
 		}
 		k.mu.Unlock()
 	})

@@ -71,6 +71,46 @@ func TestRecorderStoresADetachment(t *testing.T) {
 	}
 }
 
+// TestRecorderHandsADetachmentToAReconnect: a pending detachment handed to
+// a reconnect is not stored meanwhile (the reconnect claims over its
+// revision) but its position stays known; given back, it is stored. One
+// being stored is only shown, not handed over.
+func TestRecorderHandsADetachmentToAReconnect(t *testing.T) {
+	ctx := context.Background()
+	k, reg, d := newTestRecorder(t, 100)
+	id := "0000000000000000000000000000000c"
+	st := attachedStream(t, d, reg, id, "n1/1", 5)
+	rev := st.rev.Load()
+	k.detached(id, detachment{rec: st.record(5), rev: rev})
+
+	got, inFlight, ok := k.reclaim(id)
+	if !ok || inFlight || got.rev != rev || got.rec.Position != 5 {
+		t.Fatalf("reclaim: %+v, in flight %v, %v; want revision %d at 5, handed over", got, inFlight, ok, rev)
+	}
+	if _, _, again := k.reclaim(id); again {
+		t.Fatal("handed to two reconnects")
+	}
+	k.flushDetached(ctx)
+	if r, rrev, _ := d.Log.GetSession(ctx, id); rrev != rev || r.Claim != "n1/1" {
+		t.Fatalf("record %+v at %d: written while handed over (want n1/1 at %d)", r, rrev, rev)
+	}
+	if pos, pending := k.pendingPosition(id); !pending || pos != 5 {
+		t.Fatalf("pending position %d (%v) while handed over, want 5", pos, pending)
+	}
+
+	k.unclaimed(id, got.gen)
+	if !k.startStoring(id, got.gen) {
+		t.Fatal("given back, it is not queued")
+	}
+	if d, inFlight, ok := k.reclaim(id); !ok || !inFlight || d.rev != rev {
+		t.Fatalf("reclaim while storing: %+v, in flight %v, %v", d, inFlight, ok)
+	}
+	k.unclaimed(id, got.gen) // not handed over: no effect
+	if _, _, ok := k.reclaim(id); !ok {
+		t.Fatal("the detachment being stored was lost")
+	}
+}
+
 // TestRecorderDropsALostDetachment: a connection that lost its session to
 // a newer one never overwrites the newer one's record.
 func TestRecorderDropsALostDetachment(t *testing.T) {

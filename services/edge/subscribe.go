@@ -81,11 +81,13 @@ func (e *edge) subscribe(ctx context.Context, req SubscribeRequest, useKnown boo
 		err = e.limited(e.adm.newSession(req.Client))
 	}
 	if err != nil {
+		e.unclaim(sp.resolved)
 		release()
 		return nil, err
 	}
 	st, err := e.newStream(sp, req.Principal, topics, release)
 	if err != nil {
+		e.unclaim(sp.resolved)
 		release()
 		return nil, err
 	}
@@ -268,6 +270,7 @@ func (e *edge) claim(ctx context.Context, st *Stream, sp startPoint) error {
 	}
 	if err != nil {
 		st.Close()
+		e.unclaim(sp.resolved)
 		if errors.Is(err, eventlog.ErrLostClaim) {
 			return errRecordChanged
 		}
@@ -298,8 +301,9 @@ type resolved struct {
 	created    time.Time
 	reconnects uint64 // connections to the session after its first
 	// rev is the revision of the record the session was resolved from
-	// when this node knew it (see knownRecord), else 0 (it was read).
-	rev uint64
+	// when this node knew it (see knownRecord), else 0 (it was read);
+	// reclaimed is the pending detachment handed over with it (its gen).
+	rev, reclaimed uint64
 }
 
 // resolveSession finds the session a token names, if it still exists, and
@@ -321,13 +325,15 @@ func (e *edge) resolveSession(ctx context.Context, token, owner string, useKnown
 	}
 	id := sid.String()
 	if useKnown {
-		if rec, rev, ok := e.knownRecord(id); ok && rec.Subject == owner {
-			r.id, r.resumed, r.position, r.reconnects, r.rev = id, true, rec.Position, rec.Reconnects, rev
+		rec, rev, reclaimed, ok := e.knownRecord(id)
+		if ok && rec.Subject == owner {
+			r.id, r.resumed, r.position, r.reconnects, r.rev, r.reclaimed = id, true, rec.Position, rec.Reconnects, rev, reclaimed
 			if !rec.Created.IsZero() {
 				r.created = rec.Created
 			}
 			return r, nil
 		}
+		e.unclaim(resolved{id: id, reclaimed: reclaimed})
 	}
 	// Looked at before and after reading the record: if the session was
 	// stored in between, the record read may predate that, so it is read
@@ -374,26 +380,42 @@ func (e *edge) resolveSession(ctx context.Context, token, owner string, useKnown
 	return r, nil
 }
 
+// unclaim gives back the pending detachment handed to a connection that
+// does not claim the session after all.
+func (e *edge) unclaim(r resolved) {
+	if r.reclaimed != 0 {
+		e.recorder.unclaimed(r.id, r.reclaimed)
+	}
+}
+
 // knownRecord returns a detached session's record as this node knows it
 // without reading it, and its revision: its detachment from this node, not
 // stored yet (its record is still at the revision the connection left it
-// at), or its detached record as the claims watch saw it written. Whoever
-// uses it writes the record only over that revision: another node, an
-// operator or the record's expiry may have written it since.
-func (e *edge) knownRecord(id string) (rec eventlog.Record, rev uint64, ok bool) {
+// at; the detachment is handed to this reconnect, see recorder.reclaim),
+// or its detached record as the claims watch saw it written. Whoever uses
+// it writes the record only over that revision: another node, an operator
+// or the record's expiry may have written it since. reclaimed is the
+// detachment handed over (gen 0 if none), to give back if the claim fails.
+func (e *edge) knownRecord(id string) (rec eventlog.Record, rev uint64, reclaimed uint64, ok bool) {
 	e.reg.locked(id, func(st *Stream) {
 		if st != nil {
 			return // attached here: its position moves on
 		}
-		if r, rv, pending := e.recorder.pendingRecord(id); pending {
-			rec, rev, ok = r, rv, rv != 0
+		if d, inFlight, pending := e.recorder.reclaim(id); pending {
+			rec, rev, ok = d.rec, d.rev, true
+			if !inFlight {
+				reclaimed = d.gen
+			}
 			return
+		}
+		if _, pending := e.recorder.pendingPosition(id); pending {
+			return // handed to another reconnect, or its revision unknown
 		}
 		if r, found := e.detached.get(id); found {
 			rec, rev, ok = r.Record, r.rev, r.rev != 0
 		}
 	})
-	return rec, rev, ok
+	return rec, rev, reclaimed, ok
 }
 
 // firstStored is the stream's first event, as read for one connection.
