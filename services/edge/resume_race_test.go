@@ -39,7 +39,7 @@ func (h *hookedLog) GetSession(ctx context.Context, id string) (eventlog.Record,
 // record: it would replay everything since the session's creation. The
 // record is read when the session's record was written after the revision
 // this node knew (see TestResumeAfterTheRecordChanged), which subscribe
-// with useKnown false stands for here.
+// with a *recordChanged stands for here.
 func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 	var store *hookedLog
 	svc, _ := startService(t, func(log *eventlog.Log) Store {
@@ -72,7 +72,7 @@ func TestResumeWhileTheDetachmentIsStored(t *testing.T) {
 		})
 	}
 	store.afterGet.Store(&storeNow)
-	second, err := svc.subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token}, false)
+	second, err := svc.subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token}, &recordChanged{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +241,64 @@ func TestResumeAfterTheRecordChanged(t *testing.T) {
 	_, err = svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
 	if !errors.Is(err, ErrSessionEnded) {
 		t.Fatalf("resuming an ended session: %v, want ErrSessionEnded", err)
+	}
+}
+
+// A reconnect while the session's connection is still attached here (the
+// node has not seen the old one close yet) takes it over without reading
+// the record, from what the old one's client surely had; if the record was
+// written since (a checkpoint), the record is read and the position the
+// old connection held still counts.
+func TestResumeOverAnAttachedConnection(t *testing.T) {
+	ctx := context.Background()
+	for _, checkpointed := range []bool{false, true} {
+		var store *countedLog
+		svc, log := startService(t, func(l *eventlog.Log) Store {
+			store = &countedLog{Log: l}
+			return store
+		})
+		first, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := first.Session.ID
+		for range 3 {
+			if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first.Wrote(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
+		if checkpointed { // at 1, behind the connection's back
+			e, err := log.Session(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.Record
+			r.Position = 1
+			if _, err := log.UpdateSession(ctx, id, r, e.Revision); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gets := store.gets.Load()
+		second, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !second.Session.Resumed || second.Session.ID != id || second.Session.LastEventID != "3" {
+			t.Fatalf("checkpointed %v: resumed %v from %q, want from 3", checkpointed, second.Session.Resumed, second.Session.LastEventID)
+		}
+		if read := store.gets.Load() != gets; read != checkpointed {
+			t.Fatalf("checkpointed %v: the record read: %v", checkpointed, read)
+		}
+		if err := first.stopErr(); !errors.Is(err, ErrTakenOver) {
+			t.Fatalf("checkpointed %v: the first connection stopped with %v, want taken over", checkpointed, err)
+		}
+		e, err := log.Session(ctx, id)
+		if err != nil || e.Record.Claim != second.claim {
+			t.Fatalf("checkpointed %v: record %+v (%v), want claimed by %s", checkpointed, e.Record, err, second.claim)
+		}
+		first.Close()
+		second.Close()
 	}
 }
 

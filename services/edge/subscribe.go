@@ -33,22 +33,32 @@ func (e *edge) localPosition(id string) (pos uint64, ok bool) {
 // left the stream (gap), and claims the session for this connection. The
 // request is validated in full before anything is kept for it.
 //
-// A session this node knows detached (see knownRecord) is claimed without
-// reading its record first; if the record was written since, the claim
-// finds out and the connection is made again from the record.
+// A session whose record this node knows (see knownRecord) is claimed
+// without reading its record first; if the record was written since, the
+// claim finds out and the connection is made again from the record.
 func (e *edge) Subscribe(ctx context.Context, req SubscribeRequest) (*Stream, error) {
-	st, err := e.subscribe(ctx, req, true)
-	if errors.Is(err, errRecordChanged) {
-		st, err = e.subscribe(ctx, req, false)
+	st, err := e.subscribe(ctx, req, nil)
+	var changed *recordChanged
+	if errors.As(err, &changed) {
+		st, err = e.subscribe(ctx, req, changed)
 	}
 	return st, err
 }
 
-// errRecordChanged: a session's record was written after the revision a
-// connection was made from.
-var errRecordChanged = errors.New("edge: session record written since")
+// recordChanged: a session's record was written after the revision a
+// connection was made from. If that was the record of a connection
+// attached here, which the new one has since taken over, position is what
+// that connection's client surely had, which the node no longer holds.
+type recordChanged struct {
+	position uint64
+	local    bool
+}
 
-func (e *edge) subscribe(ctx context.Context, req SubscribeRequest, useKnown bool) (*Stream, error) {
+func (*recordChanged) Error() string { return "edge: session record written since" }
+
+// subscribe is Subscribe; retry is nil the first time, else why the
+// connection is made again (the record is then read).
+func (e *edge) subscribe(ctx context.Context, req SubscribeRequest, retry *recordChanged) (*Stream, error) {
 	if err := e.admit(); err != nil {
 		return nil, err
 	}
@@ -75,7 +85,7 @@ func (e *edge) subscribe(ctx context.Context, req SubscribeRequest, useKnown boo
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	sp, err := e.start(ctx, req, lastID, useKnown)
+	sp, err := e.start(ctx, req, lastID, retry)
 	if err == nil && !sp.resumed && req.Token != "" {
 		// The token's session is gone: this makes a new one.
 		err = e.limited(e.adm.newSession(req.Client))
@@ -174,7 +184,7 @@ type startPoint struct {
 // position; a connection with neither starts live. Where the stream starts
 // now (everything before was evicted) is read while the session is looked
 // up, for any connection that may start before the live path's last event.
-func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64, useKnown bool) (startPoint, error) {
+func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64, retry *recordChanged) (startPoint, error) {
 	var first chan firstStored
 	if req.HasLastEventID || req.Token != "" {
 		first = make(chan firstStored, 1)
@@ -188,7 +198,7 @@ func (e *edge) start(ctx context.Context, req SubscribeRequest, lastID uint64, u
 			}
 		}()
 	}
-	sess, err := e.resolveSession(ctx, req.Token, req.Principal.Subject, useKnown)
+	sess, err := e.resolveSession(ctx, req.Token, req.Principal.Subject, retry)
 	if err != nil {
 		return startPoint{}, err
 	}
@@ -255,7 +265,7 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 // claim makes st the session's one attached connection: on this node at
 // once, across nodes by writing the session's record (whose revision orders
 // it against other nodes' claims). A connection made from a known record
-// writes only over that revision, and returns errRecordChanged if it was
+// writes only over that revision, and returns a *recordChanged if it was
 // written since. On failure st is closed.
 func (e *edge) claim(ctx context.Context, st *Stream, sp startPoint) error {
 	e.streams.Add(1)
@@ -272,7 +282,7 @@ func (e *edge) claim(ctx context.Context, st *Stream, sp startPoint) error {
 		st.Close()
 		e.unclaim(sp.resolved)
 		if errors.Is(err, eventlog.ErrLostClaim) {
-			return errRecordChanged
+			return &recordChanged{position: sp.resolved.position, local: sp.local}
 		}
 		e.logger.Warn("claiming session", "session", st.Session.ID, "err", err)
 		return ErrUnavailable
@@ -302,8 +312,10 @@ type resolved struct {
 	reconnects uint64 // connections to the session after its first
 	// rev is the revision of the record the session was resolved from
 	// when this node knew it (see knownRecord), else 0 (it was read);
-	// reclaimed is the pending detachment handed over with it (its gen).
+	// reclaimed is the pending detachment handed over with it (its gen);
+	// local says it was the record of a connection attached here.
 	rev, reclaimed uint64
+	local          bool
 }
 
 // resolveSession finds the session a token names, if it still exists, and
@@ -313,7 +325,7 @@ type resolved struct {
 // subject than owner (another identity, or anonymous) resolves to a new
 // session: a session token alone never hands one identity's session to
 // another.
-func (e *edge) resolveSession(ctx context.Context, token, owner string, useKnown bool) (resolved, error) {
+func (e *edge) resolveSession(ctx context.Context, token, owner string, retry *recordChanged) (resolved, error) {
 	r := resolved{created: e.cfg.Now()}
 	if token == "" {
 		return r, nil
@@ -324,16 +336,17 @@ func (e *edge) resolveSession(ctx context.Context, token, owner string, useKnown
 		return r, nil
 	}
 	id := sid.String()
-	if useKnown {
-		rec, rev, reclaimed, ok := e.knownRecord(id)
-		if ok && rec.Subject == owner {
-			r.id, r.resumed, r.position, r.reconnects, r.rev, r.reclaimed = id, true, rec.Position, rec.Reconnects, rev, reclaimed
-			if !rec.Created.IsZero() {
-				r.created = rec.Created
+	if retry == nil {
+		k := e.knownRecord(id)
+		if k.ok && k.rec.Subject == owner {
+			r.id, r.resumed, r.position, r.reconnects = id, true, k.rec.Position, k.rec.Reconnects
+			r.rev, r.reclaimed, r.local = k.rev, k.reclaimed, k.local
+			if !k.rec.Created.IsZero() {
+				r.created = k.rec.Created
 			}
 			return r, nil
 		}
-		e.unclaim(resolved{id: id, reclaimed: reclaimed})
+		e.unclaim(resolved{id: id, reclaimed: k.reclaimed})
 	}
 	// Looked at before and after reading the record: if the session was
 	// stored in between, the record read may predate that, so it is read
@@ -343,6 +356,10 @@ func (e *edge) resolveSession(ctx context.Context, token, owner string, useKnown
 	localPos, known := e.localPosition(id)
 	if knownBefore && !known {
 		rec, _, err = e.store.GetSession(ctx, id)
+	}
+	if retry != nil && retry.local {
+		// The connection it was attached to here has been taken over.
+		localPos, known = max(localPos, retry.position), true
 	}
 	if errors.Is(err, eventlog.ErrSessionNotFound) {
 		// The record expired (or its bucket was made again), but a
@@ -388,34 +405,47 @@ func (e *edge) unclaim(r resolved) {
 	}
 }
 
-// knownRecord returns a detached session's record as this node knows it
-// without reading it, and its revision: its detachment from this node, not
-// stored yet (its record is still at the revision the connection left it
-// at; the detachment is handed to this reconnect, see recorder.reclaim),
-// or its detached record as the claims watch saw it written. Whoever uses
-// it writes the record only over that revision: another node, an operator
-// or the record's expiry may have written it since. reclaimed is the
-// detachment handed over (gen 0 if none), to give back if the claim fails.
-func (e *edge) knownRecord(id string) (rec eventlog.Record, rev uint64, reclaimed uint64, ok bool) {
+// knownRecord returns a session's record as this node knows it without
+// reading it, and its revision:
+//   - a connection attached here: its claim, at what its client surely had;
+//   - its detachment from this node, not stored yet (its record is still at
+//     the revision the connection left it at; the detachment is handed to
+//     this reconnect, see recorder.reclaim);
+//   - its detached record as the claims watch saw it written.
+//
+// Whoever uses it writes the record only over that revision: another node,
+// an operator, a checkpoint or the record's expiry may have written it
+// since.
+func (e *edge) knownRecord(id string) (k known) {
 	e.reg.locked(id, func(st *Stream) {
 		if st != nil {
-			return // attached here: its position moves on
+			if rev := st.rev.Load(); rev != 0 && !st.wasEnded() {
+				k = known{rec: st.record(st.ackedPosition()), rev: rev, local: true, ok: true}
+			}
+			return
 		}
 		if d, inFlight, pending := e.recorder.reclaim(id); pending {
-			rec, rev, ok = d.rec, d.rev, true
+			k = known{rec: d.rec, rev: d.rev, ok: true}
 			if !inFlight {
-				reclaimed = d.gen
+				k.reclaimed = d.gen
 			}
 			return
 		}
 		if _, pending := e.recorder.pendingPosition(id); pending {
 			return // handed to another reconnect, or its revision unknown
 		}
-		if r, found := e.detached.get(id); found {
-			rec, rev, ok = r.Record, r.rev, r.rev != 0
+		if r, found := e.detached.get(id); found && r.rev != 0 {
+			k = known{rec: r.Record, rev: r.rev, ok: true}
 		}
 	})
-	return rec, rev, reclaimed, ok
+	return k
+}
+
+// known is a session's record as knownRecord finds it.
+type known struct {
+	rec            eventlog.Record
+	rev, reclaimed uint64
+	local, ok      bool
 }
 
 // firstStored is the stream's first event, as read for one connection.
