@@ -65,8 +65,20 @@ func (p *Publisher) Announce(ev edge.LifecycleEvent) {
 	}
 }
 
-// Encode returns an event's message body.
+// Encode returns an event's message body: the protojson of
+// jetssev1.SessionLifecycleEvent, compact, every field present. Events
+// whose strings are printable ASCII without quotes or backslashes (session
+// IDs, node IDs and topics always are; identities mostly) are written
+// directly, byte for byte what protojson writes (FuzzEncode holds it to
+// that); any other goes through protojson.
 func Encode(ev edge.LifecycleEvent) ([]byte, error) {
+	if plainEvent(ev) {
+		return appendEvent(make([]byte, 0, 256), ev), nil
+	}
+	return encodeProto(ev)
+}
+
+func encodeProto(ev edge.LifecycleEvent) ([]byte, error) {
 	m := &jetssev1.SessionLifecycleEvent{
 		Kind: ev.Kind, Session: ev.Session, Identity: ev.Subject, Topics: ev.Topics, Node: ev.Node,
 		Reconnects: ev.Reconnects, Time: ev.Time.UTC().Format(time.RFC3339Nano),
@@ -90,4 +102,66 @@ func Encode(ev edge.LifecycleEvent) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// plainEvent reports whether every string of ev is plain (see plain).
+func plainEvent(ev edge.LifecycleEvent) bool {
+	if !plain(ev.Kind) || !plain(ev.Session) || !plain(ev.Subject) || !plain(ev.Node) {
+		return false
+	}
+	for _, t := range ev.Topics {
+		if !plain(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// plain reports whether s is printable ASCII without quotes or
+// backslashes: a JSON string that needs no escaping.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendEvent appends ev as encodeProto writes it, for a plain ev: the
+// fields in their .proto order.
+func appendEvent(b []byte, ev edge.LifecycleEvent) []byte {
+	b = appendField(b, `{"kind":"`, ev.Kind)
+	b = appendField(b, `","session":"`, ev.Session)
+	b = appendField(b, `","identity":"`, ev.Subject)
+	b = append(b, `","topics":[`...)
+	for i, t := range ev.Topics {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendField(b, `"`, t)
+		b = append(b, '"')
+	}
+	b = appendField(b, `],"node":"`, ev.Node)
+	b = append(b, `","position":"`...)
+	if ev.HasPosition {
+		b = strconv.AppendUint(b, ev.Position, 10)
+	}
+	b = append(b, `","reconnects":"`...)
+	b = strconv.AppendUint(b, ev.Reconnects, 10)
+	b = append(b, `","time":"`...)
+	b = ev.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","gap":`...)
+	if ev.Gap == nil {
+		return append(b, "null}"...)
+	}
+	b = append(b, `{"last_event_id":"`...)
+	b = strconv.AppendUint(b, ev.Gap.After, 10)
+	b = append(b, `","first_available":"`...)
+	b = strconv.AppendUint(b, ev.Gap.First, 10)
+	return append(b, `"}}`...)
+}
+
+func appendField(b []byte, prefix, v string) []byte {
+	return append(append(b, prefix...), v...)
 }

@@ -1,11 +1,15 @@
 package natstransport
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/jetsse/jetsse/pkg/fanout"
+	"github.com/jetsse/jetsse/pkg/jetssev1"
 	"github.com/jetsse/jetsse/services/edge"
 )
 
@@ -42,4 +46,44 @@ func TestEncode(t *testing.T) {
 	if p := (&Publisher{prefix: "ops.s"}).Subject("expired", "s2"); p != "ops.s.expired.s2" {
 		t.Errorf("subject %q", p)
 	}
+}
+
+// FuzzEncode: an event written directly is byte for byte what protojson
+// writes; any event encodes to what protojson reads back.
+func FuzzEncode(f *testing.F) {
+	f.Add("gap", "0123456789abcdef0123456789abcdef", "alice", "orders.*", "users.>", "n1", uint64(2), uint64(3), true, true, uint64(2), uint64(6), int64(1764450000000000005))
+	f.Add("created", "s", "", "", "", "", uint64(0), uint64(0), false, false, uint64(0), uint64(0), int64(0))
+	f.Add("expired", "s", "ali\"ce", "t\u00e9", "a b", "n<1>&", uint64(1<<63), uint64(1<<64-1), true, false, uint64(0), uint64(0), int64(-1))
+	f.Add("resumed", "s", "\x01\x7f", "\xff", "/", "n", uint64(9), uint64(1), true, false, uint64(0), uint64(0), int64(1))
+	f.Fuzz(func(t *testing.T, kind, session, subject, t1, t2, node string, pos, reconnects uint64, hasPos, hasGap bool, after, first uint64, nanos int64) {
+		ev := edge.LifecycleEvent{Kind: kind, Session: session, Subject: subject, Node: node,
+			Position: pos, HasPosition: hasPos, Reconnects: reconnects, Time: time.Unix(0, nanos)}
+		if t1 != "" {
+			ev.Topics = append(ev.Topics, t1)
+		}
+		if t2 != "" {
+			ev.Topics = append(ev.Topics, t2)
+		}
+		if hasGap {
+			ev.Gap = &fanout.Gap{After: after, First: first}
+		}
+		want, perr := encodeProto(ev)
+		got, err := Encode(ev)
+		if plainEvent(ev) && (perr != nil || !bytes.Equal(got, want)) {
+			t.Fatalf("written directly:\n%s\nprotojson (%v):\n%s", got, perr, want)
+		}
+		if perr != nil {
+			return // not valid UTF-8: protojson refuses it, and so does Encode
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m jetssev1.SessionLifecycleEvent
+		if err := protojson.Unmarshal(got, &m); err != nil {
+			t.Fatalf("%v: %s", err, got)
+		}
+		if m.Kind != kind || m.Session != session || m.Identity != subject || m.Node != node || m.Reconnects != reconnects || len(m.Topics) != len(ev.Topics) {
+			t.Fatalf("read back %v from %s", &m, got)
+		}
+	})
 }
