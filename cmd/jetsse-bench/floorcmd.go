@@ -32,7 +32,10 @@ sequences, so ` + "`jetsse-bench fanout`" + ` runs against it unchanged, and
 --pid <its pid> gives the floor's CPU per delivery. With --publish-token it
 also answers POST /publish (jetsse's body and answer, stored by the same
 JetStream publish), for --publisher http. Connections are live only (no
-sessions, no resume), one topic each.
+sessions, no resume), one topic each; with --ring N, the last N events are
+kept in memory and a connection with the floor's session token and
+Last-Event-ID gets those after it first (the cheapest resume: no records,
+positions or gap checks), for ` + "`jetsse-bench storm`" + `.
 
 Example (docs/benchmarks.md, "Raw-socket floor"):
   jetsse-bench floor --data-dir $(mktemp -d) --http-addr 127.0.0.1:8080 --nats-addr 127.0.0.1:4222 --publish-token bench-publish-token &
@@ -58,6 +61,7 @@ func floorCmd(ctx context.Context, args []string, stderr io.Writer, ready floorR
 	retry := fs.Duration("retry", defaults.Retry, "retry: sent to clients (±50% jitter, as jetsse)")
 	writers := fs.Int("writers", 0, "writer goroutines, each owning a share of the connections (default GOMAXPROCS)")
 	publishToken := fs.String("publish-token", "", "bearer token for POST /publish (jetsse's body and answer; empty: no POST /publish)")
+	ring := fs.Int("ring", 0, "keep the last N events in memory, for Last-Event-ID resumes (reconnect storms; 0: live only)")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on non-loopback addresses")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, floorUsage)
@@ -120,7 +124,7 @@ func floorCmd(ctx context.Context, args []string, stderr io.Writer, ready floorR
 	if err != nil {
 		return err
 	}
-	fc := floor.Config{Source: log.LiveSource(), Retry: *retry, Writers: *writers}
+	fc := floor.Config{Source: log.LiveSource(), Retry: *retry, Writers: *writers, Ring: *ring}
 	if *publishToken != "" {
 		fc.PublishToken = *publishToken
 		fc.Publish = func(ctx context.Context, topic, eventType string, data []byte) (uint64, error) {

@@ -224,7 +224,13 @@ func smokeResume(t *testing.T, r app.Ready) {
 // smokeStorm drops and reconnects three sessions while publishing.
 func smokeStorm(t *testing.T, r app.Ready) {
 	runs, _ := runBench(t, r, "storm", "--n", "3", "--within", "300ms", "--rate", "50")
-	v := decode[bench.StormResult](t, runs[0])
+	checkStorm(t, decode[bench.StormResult](t, runs[0]))
+}
+
+// checkStorm checks that every session of a storm resumed and caught up,
+// with nothing lost or repeated.
+func checkStorm(t *testing.T, v *bench.StormResult) {
+	t.Helper()
 	if v.Sessions != 3 || v.Reconnected != 3 || v.NotResumed != 0 || !v.Complete {
 		t.Errorf("sessions %d reconnected %d not resumed %d complete %v errors %v",
 			v.Sessions, v.Reconnected, v.NotResumed, v.Complete, v.Errors)
@@ -347,9 +353,9 @@ func write(t *testing.T, dir, name string, runs []json.RawMessage) string {
 	return p
 }
 
-// startFloor runs the floor subcommand in-process on random loopback ports
-// and stops it when the test ends.
-func startFloor(t *testing.T) app.Ready {
+// startFloor runs the floor subcommand in-process on random loopback ports,
+// with extra flags, and stops it when the test ends.
+func startFloor(t *testing.T, extra ...string) app.Ready {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dataDir := t.TempDir()
@@ -357,8 +363,8 @@ func startFloor(t *testing.T) app.Ready {
 	done := make(chan error, 1)
 	var stderr bytes.Buffer
 	go func() {
-		done <- floorCmd(ctx, []string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0", "--nats-sync", "1s",
-			"--publish-token", "floor-smoke-token"},
+		done <- floorCmd(ctx, append([]string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--nats-addr", "127.0.0.1:0", "--nats-sync", "1s",
+			"--publish-token", "floor-smoke-token"}, extra...),
 			&stderr, func(httpAddr, natsURL string) {
 				ready <- app.Ready{HTTPAddr: httpAddr, NATSURL: natsURL, PublishToken: "floor-smoke-token"}
 			})
@@ -413,6 +419,10 @@ func smokeFloor(t *testing.T, jetsse app.Ready) {
 	if got := streamBytes(t, r); got != want {
 		t.Errorf("the floor writes\n%q\njetsse writes\n%q", got, want)
 	}
+
+	// With a ring, a storm resumes against it as against jetsse.
+	runs, _ = runBench(t, startFloor(t, "--ring", "1000"), "storm", "--n", "3", "--within", "300ms", "--rate", "50", "--label", "floor")
+	checkStorm(t, decode[bench.StormResult](t, runs[0]))
 }
 
 // streamBytes subscribes to a fresh topic with a raw connection, publishes

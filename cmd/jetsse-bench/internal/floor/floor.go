@@ -11,9 +11,10 @@
 // per event the frame of pkg/sse (id: <stream sequence>, event: <type>
 // when the publisher set one, data: lines), read from the stream by the
 // same ordered consumer jetsse's live path uses (a fanout.Source). What it
-// leaves out: sessions and positions (every connection is live only),
-// queues, slow-client policy, write deadlines, heartbeats, gaps, metrics,
-// several topics or wildcards per connection. Events that arrive while a
+// leaves out: sessions and positions (every connection is live only, unless
+// Config.Ring keeps events to resume from), queues, slow-client policy,
+// write deadlines, heartbeats, gaps, metrics, several topics or wildcards
+// per connection. Events that arrive while a
 // write round is under way are written together in the next round, as
 // jetsse writes what a connection has queued in one write.
 //
@@ -22,6 +23,7 @@
 package floor
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -31,6 +33,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -56,6 +59,12 @@ type Config struct {
 	Publish func(ctx context.Context, topic, eventType string, data []byte) (uint64, error)
 	// PublishToken, when set, is the bearer token POST /publish wants.
 	PublishToken string
+	// Ring, when set, keeps the last Ring events in memory: a connection
+	// with Last-Event-ID gets those after it before the live ones (and a
+	// session token the floor signed is told it was resumed), the cheapest
+	// resume there is, for reconnect storms. Nothing is checked: no gaps,
+	// no session records, no positions.
+	Ring int
 }
 
 // Server is the floor. Make it with New, serve its Handler, and Run it;
@@ -65,8 +74,10 @@ type Server struct {
 	keys *session.Keyring
 
 	mu      sync.Mutex
-	pending map[string][]byte // topic → frames not yet written
-	wake    chan struct{}     // capacity 1: pending has frames
+	pending round         // frames not yet written
+	fresh   []ringEvent   // with Ring: events of pending, for the ring
+	ring    []ringEvent   // with Ring: the last events written, oldest first
+	wake    chan struct{} // capacity 1: pending has frames
 	closed  bool
 
 	shards []*shard
@@ -90,9 +101,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, keys: keys, pending: map[string][]byte{}, wake: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, keys: keys, pending: newRound(cfg.Ring > 0), wake: make(chan struct{}, 1)}
 	for range cfg.Writers {
-		s.shards = append(s.shards, &shard{conns: map[*conn]struct{}{}, round: make(chan map[string][]byte), done: make(chan struct{})})
+		s.shards = append(s.shards, &shard{conns: map[*conn]struct{}{}, round: make(chan round), done: make(chan struct{})})
 	}
 	return s, nil
 }
@@ -131,11 +142,40 @@ func (s *Server) Run(ctx context.Context, started func()) error {
 	return nil
 }
 
+// round is the frames of one write round by topic, and (with Ring) each
+// topic's last event in it.
+type round struct {
+	frames map[string][]byte
+	last   map[string]uint64
+}
+
+func newRound(ring bool) round {
+	r := round{frames: map[string][]byte{}}
+	if ring {
+		r.last = map[string]uint64{}
+	}
+	return r
+}
+
+// ringEvent is one event kept for resuming.
+type ringEvent struct {
+	seq   uint64
+	topic string
+	frame []byte
+}
+
 // add queues an event's frame for its topic. The source calls it from one
 // goroutine.
 func (s *Server) add(m fanout.Msg) {
 	s.mu.Lock()
-	s.pending[m.Topic] = sse.AppendEventWithSeq(s.pending[m.Topic], m.Seq, m.Type, m.Data)
+	if s.cfg.Ring > 0 {
+		f := sse.AppendEventWithSeq(nil, m.Seq, m.Type, m.Data)
+		s.pending.frames[m.Topic] = append(s.pending.frames[m.Topic], f...)
+		s.pending.last[m.Topic] = m.Seq
+		s.fresh = append(s.fresh, ringEvent{m.Seq, m.Topic, f})
+	} else {
+		s.pending.frames[m.Topic] = sse.AppendEventWithSeq(s.pending.frames[m.Topic], m.Seq, m.Type, m.Data)
+	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -154,7 +194,15 @@ func (s *Server) flush(ctx context.Context) {
 		}
 		s.mu.Lock()
 		batch := s.pending
-		s.pending = make(map[string][]byte, len(batch))
+		s.pending = newRound(s.cfg.Ring > 0)
+		if s.cfg.Ring > 0 { // in the ring from now on: a joining connection gets them there
+			s.ring = append(s.ring, s.fresh...)
+			s.fresh = s.fresh[:0]
+			if over := len(s.ring) - s.cfg.Ring; over > 0 {
+				clear(s.ring[:over])
+				s.ring = s.ring[over:]
+			}
+		}
 		s.mu.Unlock()
 		for _, sh := range s.shards {
 			sh.round <- batch
@@ -209,8 +257,17 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the floor serves exactly one topic", http.StatusBadRequest)
 		return
 	}
-	id, err := session.NewID(rand.Reader)
-	if err != nil {
+	// With a ring, a token the floor signed resumes its session, and
+	// Last-Event-ID says where from.
+	var after uint64
+	resume, lastID := false, ""
+	id, err := s.keys.Verify(r.Header.Get("Jetsse-Session"))
+	if s.cfg.Ring > 0 && err == nil {
+		resume = true
+		if lastID = r.Header.Get("Last-Event-ID"); lastID != "" {
+			after, _ = strconv.ParseUint(lastID, 10, 64)
+		}
+	} else if id, err = session.NewID(rand.Reader); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -233,10 +290,17 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	b = append(b, "\r\n"...)
 	b = sse.AppendRetry(b, jitter(s.cfg.Retry))
 	data := append([]byte(`{"session":"`), id.String()...)
-	data = append(data, `","resumed":false,"last_event_id":""}`...)
-	b = sse.AppendEvent(b, sse.Event{Type: "session", Data: data})
+	data = append(data, `","resumed":`...)
+	data = strconv.AppendBool(data, resume)
+	data = append(data, `,"last_event_id":`...)
+	data = strconv.AppendQuote(data, lastID)
+	b = sse.AppendEvent(b, sse.Event{Type: "session", Data: append(data, '}')})
 
 	c := &conn{Conn: nc, topic: topics[0]}
+	var catchUp func([]byte) []byte
+	if lastID != "" {
+		catchUp = func(b []byte) []byte { return s.eventsAfter(b, c, after) }
+	}
 	// The head goes out under the shard's lock, so that the session event
 	// precedes every event written to the connection.
 	s.mu.Lock()
@@ -249,7 +313,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s.next++
 	s.conns.Add(1)
 	s.mu.Unlock()
-	if !sh.join(c, b) {
+	if !sh.join(c, b, catchUp) {
 		s.conns.Done()
 		return
 	}
@@ -264,6 +328,24 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		sh.leave(c)
 	}()
+}
+
+// eventsAfter appends the ring's events on c's topic after seq, and notes
+// in c the ring's last event: rounds up to it are not written to c again.
+// The caller holds c's shard's lock (no round under way for it).
+func (s *Server) eventsAfter(b []byte, c *conn, seq uint64) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(s.ring, seq+1, func(e ringEvent, seq uint64) int { return cmp.Compare(e.seq, seq) })
+	for _, e := range s.ring[i:] {
+		if e.topic == c.topic {
+			b = append(b, e.frame...)
+		}
+	}
+	if n := len(s.ring); n > 0 {
+		c.after = s.ring[n-1].seq
+	}
+	return b
 }
 
 // appendHeader appends h as net/http writes it (sorted, one line each).

@@ -9,13 +9,14 @@ import (
 type conn struct {
 	net.Conn
 	topic string
+	after uint64 // rounds up to this event were written to it from the ring
 }
 
 // shard is the connections one writer goroutine owns.
 type shard struct {
 	mu    sync.Mutex // held for a whole write round, and to join or leave
 	conns map[*conn]struct{}
-	round chan map[string][]byte // frames by topic; closed when Run ends
+	round chan round // frames by topic; closed when Run ends
 	done  chan struct{}          // one value per round, one when serve ends
 }
 
@@ -27,8 +28,8 @@ func (sh *shard) serve() {
 	for batch := range sh.round {
 		sh.mu.Lock()
 		for c := range sh.conns {
-			b := batch[c.topic]
-			if len(b) == 0 {
+			b := batch.frames[c.topic]
+			if len(b) == 0 || (c.after != 0 && batch.last[c.topic] <= c.after) {
 				continue
 			}
 			if _, err := c.Write(b); err != nil {
@@ -41,11 +42,14 @@ func (sh *shard) serve() {
 	}
 }
 
-// join writes head to c and adds c to the shard, between rounds; it
-// reports whether c is in.
-func (sh *shard) join(c *conn, head []byte) bool {
+// join writes head to c, then what catchUp (if not nil) appends to it, and
+// adds c to the shard, between rounds; it reports whether c is in.
+func (sh *shard) join(c *conn, head []byte, catchUp func([]byte) []byte) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if catchUp != nil {
+		head = catchUp(head)
+	}
 	if _, err := c.Write(head); err != nil {
 		_ = c.Close()
 		return false
