@@ -16,8 +16,8 @@ type conn struct {
 type shard struct {
 	mu    sync.Mutex // held for a whole write round, and to join or leave
 	conns map[*conn]struct{}
-	round chan round // frames by topic; closed when Run ends
-	done  chan struct{}          // one value per round, one when serve ends
+	round chan round    // frames by topic; closed when Run ends
+	done  chan struct{} // one value per round, one when serve ends
 }
 
 // serve writes each round's frames to the shard's connections with one
