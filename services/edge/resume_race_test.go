@@ -123,21 +123,33 @@ func (c *countedLog) WatchClaims(ctx context.Context, ready func(), fn func(even
 	})
 }
 
-// detachAt subscribes to orders.*, publishes n events, has the connection
-// write them all and closes it; it returns the connection.
-func detachAt(t *testing.T, svc *Edge, n int) *Stream {
+// publishN publishes n events to orders.1.
+func publishN(t *testing.T, svc *Edge, n int) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for range n {
-		if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
+		if _, err := svc.Publish(context.Background(), PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// attachAt subscribes a new session to orders.*, publishes n events and
+// has the connection write them all; it returns the connection.
+func attachAt(t *testing.T, svc *Edge, n int) *Stream {
+	t.Helper()
+	st, err := svc.Subscribe(context.Background(), SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, svc, n)
 	st.Wrote(10*n, []*fanout.Event{{Seq: uint64(n)}}, time.Now().UnixNano())
+	return st
+}
+
+// detachAt is attachAt, then the connection closes.
+func detachAt(t *testing.T, svc *Edge, n int) *Stream {
+	t.Helper()
+	st := attachAt(t, svc, n)
 	st.Close()
 	return st
 }
@@ -210,11 +222,7 @@ func TestResumeAfterTheRecordChanged(t *testing.T) {
 		r, ok := svc.detached.get(id)
 		return ok && r.rev != 0
 	})
-	for range 2 { // events 4 and 5
-		if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishN(t, svc, 2) // events 4 and 5
 	store.hold.Store(true)
 	e, err := log.Session(ctx, id)
 	if err != nil {
@@ -267,17 +275,8 @@ func TestResumeOverAnAttachedConnection(t *testing.T) {
 			store = &countedLog{Log: l}
 			return store
 		})
-		first, err := svc.Subscribe(ctx, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		first := attachAt(t, svc, 3)
 		id := first.Session.ID
-		for range 3 {
-			if _, err := svc.Publish(ctx, PublishRequest{Principal: anyone, Topic: "orders.1", Data: "x"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		first.Wrote(30, []*fanout.Event{{Seq: 3}}, time.Now().UnixNano())
 		if checkpointed { // at 1, behind the connection's back
 			e, err := log.Session(ctx, id)
 			if err != nil {
