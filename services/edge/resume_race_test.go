@@ -102,6 +102,21 @@ func (c *countedLog) GetSession(ctx context.Context, id string) (eventlog.Record
 	return c.Log.GetSession(ctx, id)
 }
 
+// startCounted starts a service on a countedLog, its detachment writes
+// held if gated.
+func startCounted(t *testing.T, gated bool) (*Edge, *eventlog.Log, *countedLog) {
+	t.Helper()
+	var store *countedLog
+	svc, log := startService(t, func(l *eventlog.Log) Store {
+		store = &countedLog{Log: l}
+		if gated {
+			store.gate = make(chan struct{})
+		}
+		return store
+	})
+	return svc, log, store
+}
+
 // readsOfRequest marks a request's context: countedLog counts its reads.
 type readsOfRequest struct{}
 
@@ -146,6 +161,22 @@ func attachAt(t *testing.T, svc *Edge, n int) *Stream {
 	return st
 }
 
+// moveRecord rewrites a session's record at position pos, as another
+// writer would, behind the service's back.
+func moveRecord(t *testing.T, log *eventlog.Log, id string, pos uint64) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := log.Session(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.Record
+	r.Position = pos
+	if _, err := log.UpdateSession(ctx, id, r, e.Revision); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // detachAt is attachAt, then the connection closes.
 func detachAt(t *testing.T, svc *Edge, n int) *Stream {
 	t.Helper()
@@ -160,14 +191,7 @@ func detachAt(t *testing.T, svc *Edge, n int) *Stream {
 func TestResumeFromAKnownRecord(t *testing.T) {
 	ctx := context.Background()
 	for _, stored := range []bool{true, false} {
-		var store *countedLog
-		svc, log := startService(t, func(l *eventlog.Log) Store {
-			store = &countedLog{Log: l}
-			if !stored {
-				store.gate = make(chan struct{})
-			}
-			return store
-		})
+		svc, log, store := startCounted(t, !stored)
 		first := detachAt(t, svc, 3)
 		id := first.Session.ID
 		if stored {
@@ -211,11 +235,7 @@ func TestResumeFromAKnownRecord(t *testing.T) {
 // resumes from the record, or is refused.
 func TestResumeAfterTheRecordChanged(t *testing.T) {
 	ctx := context.Background()
-	var store *countedLog
-	svc, log := startService(t, func(l *eventlog.Log) Store {
-		store = &countedLog{Log: l}
-		return store
-	})
+	svc, log, store := startCounted(t, false)
 	first := detachAt(t, svc, 3)
 	id := first.Session.ID
 	waitUntil(t, "the detachment stored and seen", func() bool {
@@ -224,15 +244,7 @@ func TestResumeAfterTheRecordChanged(t *testing.T) {
 	})
 	publishN(t, svc, 2) // events 4 and 5
 	store.hold.Store(true)
-	e, err := log.Session(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	moved := e.Record
-	moved.Position = 5
-	if _, err := log.UpdateSession(ctx, id, moved, e.Revision); err != nil {
-		t.Fatal(err)
-	}
+	moveRecord(t, log, id, 5)
 	gets := store.gets.Load()
 	second, err := svc.Subscribe(counted, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
 	if err != nil {
@@ -270,23 +282,11 @@ func TestResumeAfterTheRecordChanged(t *testing.T) {
 func TestResumeOverAnAttachedConnection(t *testing.T) {
 	ctx := context.Background()
 	for _, checkpointed := range []bool{false, true} {
-		var store *countedLog
-		svc, log := startService(t, func(l *eventlog.Log) Store {
-			store = &countedLog{Log: l}
-			return store
-		})
+		svc, log, store := startCounted(t, false)
 		first := attachAt(t, svc, 3)
 		id := first.Session.ID
 		if checkpointed { // at 1, behind the connection's back
-			e, err := log.Session(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := e.Record
-			r.Position = 1
-			if _, err := log.UpdateSession(ctx, id, r, e.Revision); err != nil {
-				t.Fatal(err)
-			}
+			moveRecord(t, log, id, 1)
 		}
 		gets := store.gets.Load()
 		second, err := svc.Subscribe(counted, SubscribeRequest{Principal: anyone, Topics: []string{"orders.*"}, Token: first.Session.Token})
