@@ -55,7 +55,7 @@ Feature: Session lifecycle events for backends
 
   Scenario: An expiry while no edge runs is announced when one starts again
     Given a NATS cluster of 3 servers
-    And jetsse edges "edge-a" and "edge-b" on the cluster with "--replicas 3 --session-ttl 2s" sharing session keys "k1"
+    And jetsse edges "edge-a" and "edge-b" on the cluster with "--replicas 3 --session-ttl 4s" sharing session keys "k1"
     And a backend listens on "jetsse.sessions.expired.*"
     And client "a" subscribes to "orders.*" on "edge-a"
     And client "a" disconnects
