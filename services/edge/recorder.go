@@ -125,19 +125,23 @@ func (k *recorder) bucketRecreated() {
 }
 
 // update rewrites a session's record, at revision rev, for the connection
-// named claim. Soon after the bucket was made again, revisions held from
-// the old bucket mean nothing (the new one counts from 1 again, so a stale
-// write may even have matched one): a write that finds another revision
-// looks at the record, and writes anew if it is gone (nobody claimed it
-// since) or at its current revision if it still names this connection.
+// named claim. A write that finds another revision looks at the record:
+// if it still names this connection, the write that came first was this
+// connection's own (a checkpoint, or the record written again into a
+// bucket made again, acknowledged after rev was taken), and it writes at
+// the current revision; otherwise a newer connection holds the session
+// (ErrLostClaim). Soon after the bucket was made again, revisions held
+// from the old bucket mean nothing (the new one counts from 1 again, so a
+// stale write may even have matched one), and a record that is gone is
+// written anew.
 func (k *recorder) update(ctx context.Context, id, claim string, rec eventlog.Record, rev uint64) (uint64, error) {
 	nrev, err := k.store.UpdateSession(ctx, id, rec, rev)
-	if !errors.Is(err, eventlog.ErrLostClaim) || !k.recentlyRecreated() {
+	if !errors.Is(err, eventlog.ErrLostClaim) {
 		return nrev, err
 	}
 	cur, curRev, gerr := k.store.GetSession(ctx, id)
 	switch {
-	case errors.Is(gerr, eventlog.ErrSessionNotFound):
+	case errors.Is(gerr, eventlog.ErrSessionNotFound) && k.recentlyRecreated():
 		return k.store.UpdateSession(ctx, id, rec, 0)
 	case gerr == nil && cur.Claim == claim && curRev != rev:
 		return k.store.UpdateSession(ctx, id, rec, curRev)

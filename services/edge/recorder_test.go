@@ -111,6 +111,38 @@ func TestRecorderHandsADetachmentToAReconnect(t *testing.T) {
 	}
 }
 
+// TestRecorderDetachesAfterItsOwnCheckpoint: a detachment whose revision a
+// checkpoint of the same connection moved on (written while the
+// connection closed) is still stored, not dropped as taken over: else the
+// record, left naming a connection that is gone, expires with the session.
+func TestRecorderDetachesAfterItsOwnCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	k, reg, d := newTestRecorder(t, 100)
+	for range 6 {
+		if _, err := d.Log.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := "0000000000000000000000000000000d"
+	st := attachedStream(t, d, reg, id, "n1/1", 5)
+	left := st.rev.Load()
+	if _, err := d.Log.UpdateSession(ctx, id, st.record(3), left); err != nil { // the checkpoint
+		t.Fatal(err)
+	}
+	k.detached(id, detachment{rec: st.record(5), rev: left})
+	k.flushDetached(ctx)
+	if _, ok := k.pendingPosition(id); ok {
+		t.Fatal("still pending after the flush")
+	}
+	r, _, err := d.Log.GetSession(ctx, id)
+	if err != nil || r.Claim != "" || r.Position != 5 {
+		t.Fatalf("record %+v (%v), want detached at 5", r, err)
+	}
+	if c, err := d.Log.Consumer(ctx, id); err != nil || c.Position != 5 {
+		t.Fatalf("consumer %+v (%v), want at 5", c, err)
+	}
+}
+
 // TestRecorderDropsALostDetachment: a connection that lost its session to
 // a newer one never overwrites the newer one's record.
 func TestRecorderDropsALostDetachment(t *testing.T) {
