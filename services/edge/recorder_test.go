@@ -41,34 +41,48 @@ func attachedStream(t *testing.T, d edgetest.Deps, reg *registry, id, claim stri
 	return st
 }
 
+// publishEvents publishes n events to topic t.
+func publishEvents(t *testing.T, d edgetest.Deps, n int) {
+	t.Helper()
+	for range n {
+		if _, err := d.Log.Publish(context.Background(), "t", "", []byte("x"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// flushedDetachedAt flushes k's detachments and checks that session id is
+// no longer pending, its record says detached at pos, and its consumer is
+// there.
+func flushedDetachedAt(t *testing.T, k *recorder, d edgetest.Deps, id string, pos uint64) {
+	t.Helper()
+	ctx := context.Background()
+	k.flushDetached(ctx)
+	if _, ok := k.pendingPosition(id); ok {
+		t.Fatal("still pending after the flush")
+	}
+	r, _, err := d.Log.GetSession(ctx, id)
+	if err != nil || r.Claim != "" || r.Position != pos {
+		t.Fatalf("record %+v (%v), want detached at %d", r, err, pos)
+	}
+	if c, err := d.Log.Consumer(ctx, id); err != nil || c.Position != pos {
+		t.Fatalf("consumer %+v (%v), want at %d", c, err, pos)
+	}
+}
+
 // TestRecorderStoresADetachment: a detached session's record says so at
 // its position, its consumer is made there, and the position is known
 // locally until then.
 func TestRecorderStoresADetachment(t *testing.T) {
-	ctx := context.Background()
 	k, reg, d := newTestRecorder(t, 100)
-	for range 6 {
-		if _, err := d.Log.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishEvents(t, d, 6)
 	id := "0000000000000000000000000000000a"
 	st := attachedStream(t, d, reg, id, "n1/1", 5)
 	k.detached(id, detachment{rec: st.record(5), rev: st.rev.Load()})
 	if pos, ok := k.pendingPosition(id); !ok || pos != 5 {
 		t.Fatalf("pending position %d (%v), want 5", pos, ok)
 	}
-	k.flushDetached(ctx)
-	if _, ok := k.pendingPosition(id); ok {
-		t.Fatal("still pending after the flush")
-	}
-	r, _, err := d.Log.GetSession(ctx, id)
-	if err != nil || r.Claim != "" || r.Position != 5 {
-		t.Fatalf("record %+v (%v), want detached at 5", r, err)
-	}
-	if c, err := d.Log.Consumer(ctx, id); err != nil || c.Position != 5 {
-		t.Fatalf("consumer %+v (%v), want at 5", c, err)
-	}
+	flushedDetachedAt(t, k, d, id, 5)
 }
 
 // TestRecorderHandsADetachmentToAReconnect: a pending detachment handed to
@@ -118,11 +132,7 @@ func TestRecorderHandsADetachmentToAReconnect(t *testing.T) {
 func TestRecorderDetachesAfterItsOwnCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	k, reg, d := newTestRecorder(t, 100)
-	for range 6 {
-		if _, err := d.Log.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishEvents(t, d, 6)
 	id := "0000000000000000000000000000000d"
 	st := attachedStream(t, d, reg, id, "n1/1", 5)
 	left := st.rev.Load()
@@ -130,17 +140,7 @@ func TestRecorderDetachesAfterItsOwnCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	k.detached(id, detachment{rec: st.record(5), rev: left})
-	k.flushDetached(ctx)
-	if _, ok := k.pendingPosition(id); ok {
-		t.Fatal("still pending after the flush")
-	}
-	r, _, err := d.Log.GetSession(ctx, id)
-	if err != nil || r.Claim != "" || r.Position != 5 {
-		t.Fatalf("record %+v (%v), want detached at 5", r, err)
-	}
-	if c, err := d.Log.Consumer(ctx, id); err != nil || c.Position != 5 {
-		t.Fatalf("consumer %+v (%v), want at 5", c, err)
-	}
+	flushedDetachedAt(t, k, d, id, 5)
 }
 
 // TestRecorderDropsALostDetachment: a connection that lost its session to
