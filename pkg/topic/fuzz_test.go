@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jetsse/jetsse/pkg/topic"
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // FuzzValidate: Validate never panics, and a topic it accepts is valid
@@ -79,6 +80,20 @@ func FuzzNewSet(f *testing.F) {
 		for _, tp := range topics {
 			if topic.Validate(tp, false, 0) == nil && !s.Match(tp) {
 				t.Fatalf("set %q does not match its own %q", s.Topics(), tp)
+			}
+			// Match agrees with NATS subject matching on literal topics
+			// near the set's (longer, shorter, other), wildcard or not.
+			for _, probe := range []string{tp, tp + ".x", "x." + tp, tp[:len(tp)/2], "x"} {
+				if topic.Validate(probe, false, 0) != nil {
+					continue
+				}
+				want := false
+				for _, ft := range s.Topics() {
+					want = want || server.SubjectMatchesFilter(probe, ft)
+				}
+				if got := s.Match(probe); got != want {
+					t.Fatalf("set %q: Match(%q) = %v, want %v", s.Topics(), probe, got, want)
+				}
 			}
 		}
 		again, err := topic.NewSet(s.Topics(), topic.Limits{})

@@ -96,6 +96,10 @@ func Validate(t string, wildcards bool, maxLen int) error {
 type Set struct {
 	topics []string
 	sl     *gsl.GenericSublist[struct{}]
+	// literals holds the topics when none is a wildcard: Match is then a
+	// map lookup (or a comparison), not a walk of the sublist under its
+	// lock. A resume filters every cached event through Match.
+	literals map[string]struct{}
 }
 
 // Limits bound a subscription.
@@ -137,10 +141,15 @@ func NewSet(topics []string, lim Limits) (*Set, error) {
 			kept = append(kept, t)
 		}
 	}
-	s := &Set{topics: kept, sl: gsl.NewSublist[struct{}]()}
+	s := &Set{topics: kept, sl: gsl.NewSublist[struct{}](), literals: map[string]struct{}{}}
 	for _, t := range kept {
 		if err := s.sl.Insert(t, struct{}{}); err != nil {
 			return nil, &Error{Topic: t, Reason: err.Error()}
+		}
+		if strings.ContainsAny(t, "*>") {
+			s.literals = nil
+		} else if s.literals != nil {
+			s.literals[t] = struct{}{}
 		}
 	}
 	return s, nil
@@ -151,7 +160,16 @@ func (s *Set) Topics() []string { return s.topics }
 
 // Match reports whether topic (a literal topic, without the prefix) is in
 // the set.
-func (s *Set) Match(topic string) bool { return s.sl.HasInterest(topic) }
+func (s *Set) Match(topic string) bool {
+	switch {
+	case s.literals == nil:
+		return s.sl.HasInterest(topic)
+	case len(s.topics) == 1:
+		return topic == s.topics[0]
+	}
+	_, ok := s.literals[topic]
+	return ok
+}
 
 // Overlapping reports whether two topics of the set can match the same
 // subject (for example "a.*" and "*.b"). JetStream refuses such filter lists

@@ -55,6 +55,24 @@ func TestSet(t *testing.T) {
 	if s.Overlapping() {
 		t.Errorf("normalised set reported as overlapping")
 	}
+	// Sets without wildcards: one topic, and several.
+	for _, c := range []struct {
+		topics []string
+		match  map[string]bool
+	}{
+		{[]string{"a.b"}, map[string]bool{"a.b": true, "a": false, "a.b.c": false, "a.bb": false, "b": false}},
+		{[]string{"x", "a.b", "c"}, map[string]bool{"a.b": true, "x": true, "c": true, "a": false, "x.y": false, "cc": false}},
+	} {
+		ls, err := topic.NewSet(c.topics, topic.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for subj, want := range c.match {
+			if got := ls.Match(subj); got != want {
+				t.Errorf("%v: Match(%q) = %v, want %v", c.topics, subj, got, want)
+			}
+		}
+	}
 	o, _ := topic.NewSet([]string{"a.*", "*.b"}, topic.Limits{})
 	if !o.Overlapping() {
 		t.Errorf("a.* and *.b not reported as overlapping")
