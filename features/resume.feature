@@ -45,6 +45,18 @@ Feature: Resuming after a disconnect
     And client "alice" reconnects with its session cookie only
     Then client "alice" has received every event published to its topics since it subscribed, exactly once and in order
 
+  Scenario: A long absence is resumed from the cache in many writes, and the session's position follows them
+    # With the default cache, about a megabyte of missed events: the edge
+    # writes a catch-up in writes of 64 KiB, and the position it stores for
+    # the session is the last event the client's TCP stack acknowledged.
+    Given 4000 events of 250 bytes are published to "orders.5"
+    When client "alice" reconnects with its Last-Event-ID
+    Then client "alice" has received every event published to its topics since it subscribed, exactly once and in order
+    When client "alice" disconnects
+    And 3 events are published to "orders.6"
+    And client "alice" reconnects with its session cookie only
+    Then client "alice" has received every event published to its topics since it subscribed, exactly once and in order
+
   Scenario: Events are replayed from JetStream when they are older than the node's cache
     Given the server restarts with "--cache-events 2"
     When client "alice" reconnects with its Last-Event-ID

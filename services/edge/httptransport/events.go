@@ -211,15 +211,15 @@ func (c *streamConn) serve(r *http.Request) {
 	for {
 		var err error
 		batch, err = c.st.Next(r.Context(), batch[:0], idle)
-		buf = buf[:0]
 		switch {
 		case err != nil:
-			if end := appendEnd(buf, err, c.st.Session.ID, c.cfg.Retry); len(end) > 0 {
+			if end := appendEnd(buf[:0], err, c.st.Session.ID, c.cfg.Retry); len(end) > 0 {
 				_ = c.write(end)
 			}
 			return
 		case len(batch) > 0:
-			buf = appendEvents(buf, batch)
+			buf, err = c.writeEvents(buf, batch)
+			clear(batch)
 		case idle == 0:
 			if c.st.Live() {
 				if c.cfg.Lite.add(c.conn, c.st) == nil {
@@ -230,16 +230,42 @@ func (c *streamConn) serve(r *http.Request) {
 			}
 			continue
 		default:
-			buf = appendHeartbeat(buf)
+			buf = appendHeartbeat(buf[:0])
+			if err = c.write(buf); err == nil {
+				c.st.Wrote(len(buf), nil, time.Now().UnixNano())
+			}
 		}
-		if err := c.write(buf); err != nil {
+		if err != nil {
 			c.st.WriteFailed(err)
 			return
 		}
-		c.st.Wrote(len(buf), batch, time.Now().UnixNano())
-		clear(batch)
 		*bp = buf
 	}
+}
+
+// writeChunk is about the most one write carries. A catch-up (up to the
+// whole cache, thousands of events) goes out in writes of this size: its
+// first events reach the client while the rest are copied, and the
+// connection's buffer stays this small.
+const writeChunk = 64 << 10
+
+// writeEvents writes the frames of batch in writes of about writeChunk
+// bytes, in buf (returned, to be kept for the next batch), and records each.
+func (c *streamConn) writeEvents(buf []byte, batch []*fanout.Event) ([]byte, error) {
+	for len(batch) > 0 {
+		n := 0
+		buf = buf[:0]
+		for n < len(batch) && (n == 0 || len(buf) < writeChunk) {
+			buf = appendEvents(buf, batch[n:n+1])
+			n++
+		}
+		if err := c.write(buf); err != nil {
+			return buf, err
+		}
+		c.st.Wrote(len(buf), batch[:n], time.Now().UnixNano())
+		batch = batch[n:]
+	}
+	return buf, nil
 }
 
 // write writes b through net/http, or straight to the connection once it
