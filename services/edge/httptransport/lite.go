@@ -225,16 +225,28 @@ func (l *Lite) worker() {
 		work = append(work[:0], l.queue[:n]...)
 		l.queue = append(l.queue[:0], l.queue[n:]...)
 		l.qmu.Unlock()
-		for _, c := range work {
-			batch, buf = c.process(batch[:0], buf[:0])
+		var now int64
+		for i, c := range work {
+			if i%clockEvery == 0 {
+				now = time.Now().UnixNano()
+			}
+			batch, buf = c.process(batch[:0], buf[:0], now)
 		}
 		clear(work)
 		clear(batch)
 	}
 }
 
-// process writes what the stream has queued, without blocking.
-func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, []byte) {
+// clockEvery is how many connections a worker processes on one reading of
+// the clock. A write is then stamped at most that many writes early (well
+// under a millisecond), which neither the heartbeat interval nor the
+// refresh grace of the session's position notices; a reading per write
+// was 3% of the server's CPU at 10 events/s to 1,000 subscribers.
+const clockEvery = 16
+
+// process writes what the stream has queued, without blocking; now is when
+// (about: see clockEvery) it writes.
+func (c *liteConn) process(batch []*fanout.Event, buf []byte, now int64) ([]*fanout.Event, []byte) {
 	c.scheduled.Store(false) // a wake from now on schedules again
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -271,7 +283,6 @@ func (c *liteConn) process(batch []*fanout.Event, buf []byte) ([]*fanout.Event, 
 			go c.flush(pending, end)
 			return batch, buf
 		}
-		now := time.Now().UnixNano()
 		c.lastSent.Store(now)
 		c.st.Wrote(n, batch, now)
 	}
