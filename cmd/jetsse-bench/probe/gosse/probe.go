@@ -216,7 +216,7 @@ type stream struct {
 func (p *probe) connect(ctx context.Context, topic, u string, h http.Header, want map[string]bool, count int) *stream {
 	ctx, stop := context.WithCancel(ctx)
 	st := &stream{
-		want: want, count: count, seen: map[string]bool{},
+		want: want, count: count, seen: make(map[string]bool, count),
 		attached: make(chan struct{}), done: make(chan struct{}), stop: stop, ended: make(chan struct{}),
 	}
 	timer := time.AfterFunc(p.cfg.timeout, st.finish)
@@ -266,7 +266,9 @@ func (st *stream) markAttached(resumed bool) {
 	st.attachedOnce.Do(func() { close(st.attached) })
 }
 
-// ids counts the IDs one message carried, received now.
+// ids counts the IDs one message carried, received at now; a zero now
+// reads the clock only for the first and the last ID counted (a clock
+// reading per event cost this client about 1 ms per 10,000 events).
 func (st *stream) ids(now time.Time, ids ...string) {
 	for _, id := range ids {
 		switch {
@@ -276,16 +278,23 @@ func (st *stream) ids(now time.Time, ids ...string) {
 			st.seen[id] = true
 			st.received++
 			if st.first.IsZero() {
-				st.first = now
+				st.first = orNow(now)
 			}
 		default:
 			st.unexpected++
 		}
 	}
 	if st.received == st.count && st.last.IsZero() {
-		st.last = now
+		st.last = orNow(now)
 		st.finish()
 	}
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
 }
 
 func (st *stream) finish() { st.doneOnce.Do(func() { close(st.done) }) }
@@ -370,7 +379,6 @@ func (j jetsse) handle(st *stream, _ string, ev sse.Event) {
 	case "gap":
 		st.gaps++
 	case "", "message":
-		now := time.Now()
 		if j.c.decodeData {
 			var p payload
 			if json.Unmarshal([]byte(ev.Data), &p) != nil {
@@ -378,7 +386,7 @@ func (j jetsse) handle(st *stream, _ string, ev sse.Event) {
 			}
 		}
 		st.pos.lastID = ev.LastEventID
-		st.ids(now, ev.LastEventID)
+		st.ids(time.Time{}, ev.LastEventID)
 	}
 }
 
