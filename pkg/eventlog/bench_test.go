@@ -98,3 +98,21 @@ func openB(b *testing.B) *eventlog.Log {
 	}
 	return l
 }
+
+// BenchmarkFirstStored: where the stream starts, read by every connection
+// that resumes (one direct get).
+func BenchmarkFirstStored(b *testing.B) {
+	l := openB(b)
+	ctx := context.Background()
+	for range 100 {
+		if _, err := l.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if f, err := l.FirstStored(ctx); err != nil || f.Seq != 1 {
+			b.Fatal(f, err)
+		}
+	}
+}

@@ -358,6 +358,13 @@ func TestFirstStored(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An operator deleted the stream: nobody answers.
+	if err := jetStream(t, l).DeleteStream(ctx, "EVENTS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.FirstStored(ctx); !errors.Is(err, eventlog.ErrStreamNotFound) {
+		t.Fatalf("after the stream's deletion: %v, want ErrStreamNotFound", err)
+	}
 }
 
 // TestObserve: every JetStream request is reported with its operation and

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jetsse/jetsse/pkg/fanout"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // StreamState is the stream's current state and configured limits.
@@ -99,27 +99,37 @@ func (l *Log) FirstStored(ctx context.Context) (First, error) {
 	return l.first.do(ctx)
 }
 
+// readFirst reads the stream's first event with one direct get through the
+// connection's shared response inbox. (orbit.go's jetstreamext.GetBatch
+// sends the same request as a batch of one, through a subscription made
+// and removed for each call: 0.49-0.68 ms a read against 0.1 ms, in
+// BenchmarkFirstStored, and every resume waits for it.)
 func (l *Log) readFirst(ctx context.Context) (First, error) {
-	batch, err := jetstreamext.GetBatch(ctx, l.js, l.cfg.Stream, 1, jetstreamext.GetBatchSeq(1), jetstreamext.GetBatchSubject(">"))
-	if errors.Is(err, nats.ErrNoResponders) {
+	// The first event on any subject at or after 1, or 404.
+	req, _ := json.Marshal(directBatchRequest{Seq: 1, NextFor: ">"})
+	m, err := l.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+l.cfg.Stream, req)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
 		return First{}, ErrStreamNotFound
-	}
-	if err != nil {
+	case err != nil:
 		return First{}, fmt.Errorf("%w: direct get: %v", ErrUnavailable, err)
 	}
-	var f First
-	for m, err := range batch {
-		switch {
-		case errors.Is(err, jetstreamext.ErrNoMessages):
-			return First{}, nil
-		case errors.Is(err, nats.ErrNoResponders):
-			return First{}, ErrStreamNotFound
-		case err != nil:
-			return First{}, fmt.Errorf("%w: direct get: %v", ErrUnavailable, err)
-		}
-		f = First{Seq: m.Sequence, Time: m.Time}
+	switch status := m.Header.Get("Status"); status {
+	case "":
+	case "404":
+		return First{}, nil
+	default:
+		return First{}, fmt.Errorf("%w: direct get: %s %s", ErrUnavailable, status, m.Header.Get("Description"))
 	}
-	return f, nil
+	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil || seq == 0 {
+		return First{}, fmt.Errorf("%w: direct get: bad sequence header %q", ErrUnavailable, m.Header.Get(jetstream.SequenceHeader))
+	}
+	at, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+	if err != nil {
+		return First{}, fmt.Errorf("%w: direct get: bad time header: %v", ErrUnavailable, err)
+	}
+	return First{Seq: seq, Time: at}, nil
 }
 
 // ErrBucketNotFound: the session bucket does not exist (an operator deleted
