@@ -524,3 +524,36 @@ func TestTrustFromFirstEvent(t *testing.T) {
 		t.Fatal("a state read after the signal did not restore the trust")
 	}
 }
+
+// BenchmarkSubscribeBacklog: a resume from the whole ring (the default
+// cache), on a topic that is half of the stream: the backlog a
+// connection starts with, before its first write. Each event has its own
+// topic string, as the live path makes them, and the CPU caches are
+// flushed before each subscription, as after 10,000 other deliveries.
+func BenchmarkSubscribeBacklog(b *testing.B) {
+	hub := fanout.New(fanout.Config{})
+	data := []byte(`{"order":42,"total":"9.99"}`)
+	for i := range 20000 {
+		tp := "orders.other"
+		if i%2 == 0 {
+			tp = "orders.mine"
+		}
+		hub.Dispatch(fanout.NewEvent(uint64(i+1), string([]byte(tp)), "", data, time.Time{}))
+	}
+	ts, _ := topic.NewSet([]string{"orders.mine"}, topic.Limits{})
+	flush := make([]byte, 64<<20)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := 0; j < len(flush); j += 64 {
+			flush[j]++
+		}
+		b.StartTimer()
+		// The ring holds the last 16,384 events: 3,617 to 20,000.
+		s, backlog, ok, err := hub.Subscribe(ts, 20000-16384, fanout.SubConfig{}, fanout.Trust{First: 1, Whole: true, Contiguous: true})
+		if !ok || err != nil || len(backlog) != 8192 {
+			b.Fatal(ok, err, len(backlog))
+		}
+		s.Close()
+	}
+}

@@ -94,7 +94,7 @@ func New(cfg Config) *Hub {
 	return &Hub{
 		cfg:     cfg,
 		subs:    gsl.NewSublist[*Sub](),
-		ring:    ring{buf: make([]*Event, cfg.CacheEvents)},
+		ring:    newRing(cfg.CacheEvents),
 		all:     make(map[*Sub]struct{}),
 		up:      make(chan struct{}),
 		restart: make(chan struct{}, 1),
@@ -445,17 +445,12 @@ func (h *Hub) Subscribe(topics *topic.Set, after uint64, cfg SubConfig, t Trust)
 		s.Close()
 		return nil, nil, false, nil
 	}
-	snapshot := h.ring.since(after)
+	backlog, last := h.ring.matching(after, topics.Match)
 	h.mu.RUnlock()
-	backlog = snapshot[:0]
-	for _, ev := range snapshot {
-		if topics.Match(ev.Topic) {
-			backlog = append(backlog, ev)
-		}
-	}
-	if n := len(backlog); n > 0 {
-		// Queued duplicates of the backlog are skipped by Take.
-		s.Advance(backlog[n-1].Seq)
+	if last != nil {
+		// Queued duplicates of the backlog are skipped by Take (events
+		// between that did not match are never queued here).
+		s.Advance(last.Seq)
 	}
 	return s, backlog, true, nil
 }

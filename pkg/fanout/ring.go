@@ -2,21 +2,30 @@ package fanout
 
 // ring is a circular buffer of events in sequence order.
 type ring struct {
-	buf   []*Event
-	head  int // index of the oldest
-	n     int
-	bytes int
+	buf []*Event
+	// topics[i] is buf[i].Topic, kept beside the pointers: a subscription
+	// filters the whole ring by topic (see matching), and reading the
+	// topics here, in order, does not touch each event in memory.
+	topics []string
+	head   int // index of the oldest
+	n      int
+	bytes  int
+}
+
+func newRing(size int) ring {
+	return ring{buf: make([]*Event, size), topics: make([]string, size)}
 }
 
 func (r *ring) push(ev *Event) {
-	r.buf[(r.head+r.n)%len(r.buf)] = ev
+	i := (r.head + r.n) % len(r.buf)
+	r.buf[i], r.topics[i] = ev, ev.Topic
 	r.n++
 	r.bytes += len(ev.Frame)
 }
 
 func (r *ring) pop() *Event {
 	ev := r.buf[r.head]
-	r.buf[r.head] = nil
+	r.buf[r.head], r.topics[r.head] = nil, ""
 	r.head = (r.head + 1) % len(r.buf)
 	r.n--
 	r.bytes -= len(ev.Frame)
@@ -46,12 +55,28 @@ func (r *ring) search(seq uint64) int {
 	return lo
 }
 
-// since returns the events with Seq > after, oldest first, in a new slice.
-func (r *ring) since(after uint64) []*Event {
+// matching returns the events with Seq > after whose topic match accepts,
+// oldest first, in a new slice, and the last event after after (matching or
+// not; nil if none).
+func (r *ring) matching(after uint64, match func(string) bool) (out []*Event, last *Event) {
 	lo := r.search(after + 1)
-	out := make([]*Event, 0, r.n-lo)
-	for i := lo; i < r.n; i++ {
-		out = append(out, r.at(i))
+	if lo == r.n {
+		return nil, nil
 	}
-	return out
+	out = make([]*Event, 0, r.n-lo)
+	// Events lo..n-1 lie in at most two runs of the arrays: up to their
+	// end, then from 0 (no division per event).
+	size := len(r.buf)
+	p0, p1 := r.head+lo, r.head+r.n
+	if p0 >= size {
+		p0, p1 = p0-size, p1-size
+	}
+	for _, run := range [2][2]int{{p0, min(p1, size)}, {0, max(0, p1-size)}} {
+		for j := run[0]; j < run[1]; j++ {
+			if match(r.topics[j]) {
+				out = append(out, r.buf[j])
+			}
+		}
+	}
+	return out, r.at(r.n - 1)
 }
