@@ -227,7 +227,7 @@ func (l *Log) Ensure(ctx context.Context) (Stores, error) {
 		return nil
 	})
 	if err != nil {
-		return st, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return st, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return st, nil
 }

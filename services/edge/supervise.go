@@ -141,7 +141,15 @@ func (c *storeCheck) run(ctx context.Context) {
 	defer cancel()
 	st, err := e.store.Ensure(cctx)
 	if err != nil {
-		e.storesUp.Store(false)
+		// A check nobody answered (JetStream restarting; a request lost
+		// while a cluster elects its leaders, which waits out the whole
+		// timeout) says nothing about the stores, and readiness then rests
+		// on Present's direct gets. Only an answer marks them missing: it
+		// used to keep a node unready for a whole extra check after its
+		// cluster came back.
+		if eventlog.Result(err) != "timeout" {
+			e.storesUp.Store(false)
+		}
 		// One failure can be a store being deleted under the request;
 		// failures in a row are worth a warning.
 		if c.failures++; c.failures > 1 && ctx.Err() == nil {
