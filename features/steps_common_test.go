@@ -232,7 +232,12 @@ func (w *world) sessionPositionIsRecorded(name string, pos uint64) error {
 		return err
 	}
 	return eventually(func() error {
-		e, err := kv.Get(context.Background(), id)
+		// Each look is bounded: a request lost in a cluster (its reply
+		// racing its inbox's interest across the routes) would otherwise
+		// wait 5 s, more than a short session TTL leaves the record.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		e, err := kv.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -240,7 +245,7 @@ func (w *world) sessionPositionIsRecorded(name string, pos uint64) error {
 		if len(f) < 3 || f[0] != "v2" || f[1] != "-" || f[2] != strconv.FormatUint(pos, 10) {
 			return fmt.Errorf("session record %q, want detached at position %d", e.Value(), pos)
 		}
-		c, err := js.Consumer(context.Background(), "EVENTS", "sse-"+id)
+		c, err := js.Consumer(ctx, "EVENTS", "sse-"+id)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) && !running {
 			return nil // memory-stored consumers do not outlive the server
 		}
