@@ -12,13 +12,8 @@ import (
 // BenchmarkMoveConsumer: storing a detached session whose consumer exists
 // (a consumer reset, answered by the consumer itself).
 func BenchmarkMoveConsumer(b *testing.B) {
-	l := openB(b)
+	l := openWithEvents(b, 100)
 	ctx := context.Background()
-	for range 100 {
-		if _, err := l.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
-			b.Fatal(err)
-		}
-	}
 	id := "0000000000000000000000000000000c"
 	rec := eventlog.Record{Position: 1, Created: time.Now(), Topics: []string{"t"}}
 	if err := l.StoreConsumer(ctx, id, rec, false); err != nil {
@@ -102,17 +97,24 @@ func openB(b *testing.B) *eventlog.Log {
 // BenchmarkFirstStored: where the stream starts, read by every connection
 // that resumes (one direct get).
 func BenchmarkFirstStored(b *testing.B) {
-	l := openB(b)
+	l := openWithEvents(b, 100)
 	ctx := context.Background()
-	for range 100 {
-		if _, err := l.Publish(ctx, "t", "", []byte("x"), ""); err != nil {
-			b.Fatal(err)
-		}
-	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if f, err := l.FirstStored(ctx); err != nil || f.Seq != 1 {
 			b.Fatal(f, err)
 		}
 	}
+}
+
+// openWithEvents opens a log whose stream holds n events on topic "t".
+func openWithEvents(b *testing.B, n int) *eventlog.Log {
+	b.Helper()
+	l := openB(b)
+	for range n {
+		if _, err := l.Publish(context.Background(), "t", "", []byte("x"), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return l
 }
