@@ -297,13 +297,19 @@ func Result(err error) string {
 	case errors.Is(err, nats.ErrMaxPayload),
 		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum:
 		return "too_large"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
-		errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+	case Unanswered(err):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	}
 	return "error"
+}
+
+// Unanswered reports whether err is a request that nobody answered in time
+// (a timeout, or no responders): it says nothing about what JetStream holds.
+func Unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 // Subject returns the NATS subject of a topic.

@@ -147,7 +147,7 @@ func (c *storeCheck) run(ctx context.Context) {
 		// on Present's direct gets. Only an answer marks them missing: it
 		// used to keep a node unready for a whole extra check after its
 		// cluster came back.
-		if eventlog.Result(err) != "timeout" {
+		if !eventlog.Unanswered(err) {
 			e.storesUp.Store(false)
 		}
 		// One failure can be a store being deleted under the request;
