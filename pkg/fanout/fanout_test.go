@@ -231,7 +231,7 @@ func TestChannelsAskedForLate(t *testing.T) {
 	s, _, _, _ := r.hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 2}, r.trust(t))
 	defer s.Close()
 	called := make(chan struct{}, 8)
-	s.SetNotify(func() { called <- struct{}{} })
+	s.SetNotify(fanout.NotifyFunc(func() { called <- struct{}{} }))
 	wait := func() {
 		t.Helper()
 		select {

@@ -26,15 +26,17 @@ const refreshGrace = time.Second
 //
 // It is safe for concurrent use.
 type ackTracker struct {
+	// What every write touches first (see Stream's layout).
 	mu      sync.Mutex
-	acked   func() (acked uint64, reset bool, ok bool) // nil: unknown
-	now     func() time.Time
 	written uint64
-	ring    []ackMark // grows to maxAckMarks, then wraps
 	head, n int
-	floor   uint64 // position before the oldest mark in the ring
-	frozen  bool
-	final   uint64
+	ring    []ackMark // grows to maxAckMarks, then wraps
+	floor   uint64    // position before the oldest mark in the ring
+
+	acked  func() (acked uint64, reset bool, ok bool) // nil: unknown
+	now    func() time.Time
+	frozen bool
+	final  uint64
 }
 
 // maxAckMarks bounds the writes a tracker remembers; older ones count as

@@ -22,10 +22,25 @@ import (
 // The events Next and Poll return are shared frames; an event with a Gap
 // is not an event but a gap the client must be told of, in its place.
 type Stream struct {
+	// The hot path first: what a live connection's every write reads or
+	// writes (why it must stop, its subscription, what it wrote, its
+	// write-to-position tracker) sits in the first cache lines, not spread
+	// over the struct (one cold line costs more than the code around it).
+	stopWhy   atomic.Int32
+	lagSample uint32
+	sub       *fanout.Sub
+	svc       *edge
+	liveAfter uint64 // the position after which events come from the live path
+	began     int64  // when this connection began (unix nanos)
+	// Positions: written is the highest event ID written to the socket;
+	// acks maps writes to what the client surely had (the position to
+	// record).
+	written atomic.Uint64
+	acks    ackTracker
+
 	// Session is what the client is told first.
 	Session SessionInfo
 
-	svc        *edge
 	subject    string // the identity the session belongs to
 	reconnects uint64 // the session's connections after its first
 	expires    int64  // when the connection's credentials expire, unix nanos (0: never)
@@ -36,17 +51,13 @@ type Stream struct {
 
 	// The reader's state, its goroutine only: its position, what it
 	// verified the stream holds (what the live path's cache may serve it),
-	// which stream it reads, and the position after which events come from
-	// the live path rather than history.
-	pos       uint64
-	trust     fanout.Trust
-	streamID  int64 // when the stream it reads was created (unix nanos; 0: not yet known)
-	liveAfter uint64
-	sub       *fanout.Sub
-	timer     *time.Timer
+	// which stream it reads (and liveAfter, above).
+	pos      uint64
+	trust    fanout.Trust
+	streamID int64 // when the stream it reads was created (unix nanos; 0: not yet known)
+	timer    *time.Timer
 
 	created time.Time // when the session was created
-	began   int64     // when this connection began (unix nanos)
 
 	// rev is the revision of the session record this connection last
 	// wrote (0 while its claim is being stored). newestSeen is guarded by
@@ -54,15 +65,10 @@ type Stream struct {
 	rev        atomic.Uint64
 	newestSeen uint64
 
-	// Positions: written is the highest event ID written to the socket;
-	// acks maps writes to what the client surely had (the position to
-	// record); recorded is the highest position written to the session's
-	// record, at recordedAt (unix nanos).
-	written    atomic.Uint64
-	acks       ackTracker
+	// recorded is the highest position written to the session's record,
+	// at recordedAt (unix nanos).
 	recorded   atomic.Uint64
 	recordedAt atomic.Int64
-	lagSample  uint32
 	// overlapping: the topics overlap (a pattern covers another), so an
 	// event may match twice.
 	overlapping bool
@@ -74,7 +80,6 @@ type Stream struct {
 	// connection's memory counts). See stopChan.
 	stopCh    atomic.Pointer[chan struct{}]
 	expiry    atomic.Pointer[time.Timer]
-	stopWhy   atomic.Int32
 	closeOnce sync.Once
 }
 
@@ -213,13 +218,15 @@ func (st *Stream) PollOnly() {
 	}
 }
 
-// SetWake makes the stream call f (which must not block) whenever it may
-// have something to do: events queued, a takeover, a drain, or the end of
-// its subscription. It is for a stream driven by Poll (see PollOnly), and
-// only once it is Live. It is safe to call while the stream closes.
-func (st *Stream) SetWake(f func()) {
+// SetWake makes the stream tell w (whose Notify must not block) whenever
+// it may have something to do: events queued, a takeover, a drain, or the
+// end of its subscription. It is for a stream driven by Poll (see
+// PollOnly), and only once it is Live. It is safe to call while the stream
+// closes.
+func (st *Stream) SetWake(w fanout.Notifier) {
+	f := w.Notify
 	st.onSignal.Store(&f)
-	st.sub.SetNotify(f)
+	st.sub.SetNotify(w)
 }
 
 // Poll is Next without waiting, for a Live stream: it appends the queued
