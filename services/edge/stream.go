@@ -69,9 +69,6 @@ type Stream struct {
 	// at recordedAt (unix nanos).
 	recorded   atomic.Uint64
 	recordedAt atomic.Int64
-	// overlapping: the topics overlap (a pattern covers another), so an
-	// event may match twice.
-	overlapping bool
 
 	onSignal atomic.Pointer[func()] // called on takeover and drain
 	// stopCh is closed when the stream must stop; stopWhy says why (one
@@ -81,6 +78,10 @@ type Stream struct {
 	stopCh    atomic.Pointer[chan struct{}]
 	expiry    atomic.Pointer[time.Timer]
 	closeOnce sync.Once
+	// overlapping: the topics overlap (a pattern covers another), so an
+	// event may match twice. (Last: it fills closeOnce's padding, and a
+	// Stream stays 448 bytes.)
+	overlapping bool
 }
 
 // Why a stream stops. A reason ranked higher replaces a lower one
