@@ -47,12 +47,6 @@ type Sub struct {
 // must not block.
 type Notifier interface{ Notify() }
 
-// NotifyFunc makes a function a Notifier.
-type NotifyFunc func()
-
-// Notify calls f.
-func (f NotifyFunc) Notify() { f() }
-
 // SetNotify makes the subscriber tell n (from the hub's dispatcher)
 // whenever events were queued or the subscription ended, in addition to
 // signalling Notify and Done. An interface, not a func: the dispatcher
