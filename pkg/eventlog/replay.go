@@ -73,27 +73,44 @@ func (l *Log) ReadBatch(ctx context.Context, after uint64, filter string, max, m
 		case <-ctx.Done():
 			return msgs, false, fmt.Errorf("%w: direct get: %v", ErrUnavailable, ctx.Err())
 		}
-		switch status := m.Header.Get("Status"); status {
-		case "":
-		case "404": // nothing at or after the start
+		msg, status, err := directReply(m)
+		switch {
+		case err != nil:
+			return msgs, false, err
+		case status == "404": // nothing at or after the start
 			return msgs, false, nil
-		case "204": // end of batch
+		case status == "204": // end of batch
 			np, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
 			return msgs, np > 0, nil
-		default:
-			return msgs, false, fmt.Errorf("%w: direct get: %s %s", ErrUnavailable, status, m.Header.Get("Description"))
 		}
-		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return msgs, false, fmt.Errorf("eventlog: direct get: bad sequence header: %w", err)
-		}
-		ts, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-		msgs = append(msgs, Msg{
-			Seq:     seq,
-			Subject: m.Header.Get(jetstream.SubjectHeader),
-			Type:    m.Header.Get(HeaderEventType),
-			Data:    m.Data,
-			Time:    ts,
-		})
+		msgs = append(msgs, msg)
 	}
+}
+
+// directReply decodes one message of a direct get's answer: an event, or
+// the status that ends the answer ("404": no event at or after the start;
+// "204": the end of a batch). Any other status is an error.
+func directReply(m *nats.Msg) (msg Msg, status string, err error) {
+	switch status = m.Header.Get("Status"); status {
+	case "":
+	case "404", "204":
+		return Msg{}, status, nil
+	default:
+		return Msg{}, status, fmt.Errorf("%w: direct get: %s %s", ErrUnavailable, status, m.Header.Get("Description"))
+	}
+	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil || seq == 0 {
+		return Msg{}, "", fmt.Errorf("%w: direct get: bad sequence header %q", ErrUnavailable, m.Header.Get(jetstream.SequenceHeader))
+	}
+	at, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+	if err != nil {
+		return Msg{}, "", fmt.Errorf("%w: direct get: bad time header: %v", ErrUnavailable, err)
+	}
+	return Msg{
+		Seq:     seq,
+		Subject: m.Header.Get(jetstream.SubjectHeader),
+		Type:    m.Header.Get(HeaderEventType),
+		Data:    m.Data,
+		Time:    at,
+	}, "", nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jetsse/jetsse/pkg/fanout"
@@ -114,22 +113,14 @@ func (l *Log) readFirst(ctx context.Context) (First, error) {
 	case err != nil:
 		return First{}, fmt.Errorf("%w: direct get: %v", ErrUnavailable, err)
 	}
-	switch status := m.Header.Get("Status"); status {
-	case "":
-	case "404":
+	msg, status, err := directReply(m)
+	switch {
+	case err != nil:
+		return First{}, err
+	case status != "": // 404: the stream holds no event
 		return First{}, nil
-	default:
-		return First{}, fmt.Errorf("%w: direct get: %s %s", ErrUnavailable, status, m.Header.Get("Description"))
 	}
-	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-	if err != nil || seq == 0 {
-		return First{}, fmt.Errorf("%w: direct get: bad sequence header %q", ErrUnavailable, m.Header.Get(jetstream.SequenceHeader))
-	}
-	at, err := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-	if err != nil {
-		return First{}, fmt.Errorf("%w: direct get: bad time header: %v", ErrUnavailable, err)
-	}
-	return First{Seq: seq, Time: at}, nil
+	return First{Seq: msg.Seq, Time: msg.Time}, nil
 }
 
 // ErrBucketNotFound: the session bucket does not exist (an operator deleted
