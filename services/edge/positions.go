@@ -80,16 +80,16 @@ func (a *ackTracker) wrote(n int, seq uint64, now int64) {
 	m := ackMark{end: a.written, seq: seq, at: now}
 	switch {
 	case len(a.ring) < maxAckMarks:
-		// Still growing: the marks are in order from index 0.
+		// Still growing: the marks are in order from index 0 (head is 0).
 		a.ring = append(a.ring, m)
 		a.n++
 	case a.n == len(a.ring):
 		// Full: the oldest mark gives way.
 		a.floor = a.ring[a.head].seq
 		a.ring[a.head] = m
-		a.head = (a.head + 1) % len(a.ring)
+		a.head = a.wrap(a.head + 1)
 	default:
-		a.ring[(a.head+a.n)%len(a.ring)] = m
+		a.ring[a.wrap(a.head+a.n)] = m
 		a.n++
 	}
 	a.mu.Unlock()
@@ -110,22 +110,59 @@ func (a *ackTracker) positionLocked() uint64 {
 	if a.acked != nil {
 		acked, reset, known = a.acked()
 	}
+	now := a.now().UnixNano()
+	settled := now - int64(refreshGrace)
 	cutoff := int64(1<<63 - 1)
 	if reset && acked >= a.written {
 		// The peer reset with everything acknowledged: it closed with data
 		// unread. (A reset with bytes unacknowledged is the answer to
 		// writes after the peer had closed: what it acknowledged, it read.)
-		cutoff = a.now().Add(-refreshGrace).UnixNano()
+		cutoff = settled
 	}
-	pos := a.floor
+	// A mark that counts now, was acknowledged (or acknowledgements are
+	// never known) and is older than refreshGrace counts at every later
+	// call too: acknowledgements only grow, and the cutoff only moves on.
+	// Such marks are dropped (they become the floor), so the ring holds
+	// the last second's writes and what is still unacknowledged, and a
+	// checkpoint walks those, not up to maxAckMarks.
+	prunable := known || a.acked == nil
+	pos, drop := a.floor, 0
 	for i := 0; i < a.n; i++ {
-		m := a.ring[(a.head+i)%len(a.ring)]
+		m := &a.ring[a.wrap(a.head+i)]
 		if (known && m.end > acked) || m.at > cutoff {
 			break
 		}
 		pos = m.seq
+		if prunable && m.at <= settled {
+			drop = i + 1
+		}
 	}
+	a.dropLocked(drop)
 	return pos
+}
+
+// dropLocked removes the k oldest marks, the floor moving up to the last
+// of them. Marks that do not wrap are moved to the ring's start, which
+// makes it a growing ring again (appends reuse its capacity).
+func (a *ackTracker) dropLocked(k int) {
+	if k == 0 {
+		return
+	}
+	a.floor = a.ring[a.wrap(a.head+k-1)].seq
+	a.head, a.n = a.wrap(a.head+k), a.n-k
+	if a.head+a.n <= len(a.ring) {
+		copy(a.ring, a.ring[a.head:a.head+a.n])
+		a.ring, a.head = a.ring[:a.n], 0
+	}
+}
+
+// wrap maps i, below twice the ring's length, to an index in it (a
+// comparison, not a division: this runs for every write).
+func (a *ackTracker) wrap(i int) int {
+	if i >= len(a.ring) {
+		i -= len(a.ring)
+	}
+	return i
 }
 
 // freeze fixes the position when the connection ends (after that, the

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -71,6 +72,92 @@ func TestAckTracker(t *testing.T) {
 	}
 	if got := c.position(); got != 300-256 {
 		t.Errorf("beyond the ring: position %d, want %d", got, 300-256)
+	}
+}
+
+// TestAckTrackerPrunes checks that dropping settled marks (acknowledged and
+// older than refreshGrace) never changes a position: a tracker is driven
+// with random writes, acknowledgements, resets and clock steps, and after
+// every step its position is compared with one computed from every write
+// it was told of.
+func TestAckTrackerPrunes(t *testing.T) {
+	type write struct {
+		end, seq uint64
+		at       int64
+	}
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		now := time.Unix(1000, 0)
+		acked, reset, known := uint64(0), false, true
+		a := newAckTracker(7, func() time.Time { return now })
+		a.setAcked(func() (uint64, bool, bool) { return acked, reset, known })
+		var all []write
+		written, seq, maxMarks := uint64(0), uint64(7), 0
+		want := func() uint64 {
+			cutoff := int64(1<<63 - 1)
+			if reset && acked >= written {
+				cutoff = now.Add(-refreshGrace).UnixNano()
+			}
+			pos := uint64(7)
+			for _, w := range all {
+				if (known && w.end > acked) || w.at > cutoff {
+					break
+				}
+				pos = w.seq
+			}
+			return pos
+		}
+		for step := range 400 {
+			switch r.IntN(6) {
+			case 0, 1: // a write completing an event (under the ring's bound)
+				if len(all) < maxAckMarks-1 {
+					n := 1 + r.IntN(50)
+					seq += 1 + uint64(r.IntN(3))
+					written += uint64(n)
+					a.wrote(n, seq, now.UnixNano())
+					all = append(all, write{written, seq, now.UnixNano()})
+				}
+			case 2: // a heartbeat
+				written += 3
+				a.wrote(3, 0, now.UnixNano())
+			case 3: // the peer acknowledges some of it
+				acked += uint64(r.IntN(int(written-acked) + 1))
+			case 4: // time passes
+				now = now.Add(time.Duration(r.IntN(int(refreshGrace/2))) + 1)
+			case 5: // the socket says something else
+				reset = r.IntN(4) == 0
+				known = r.IntN(8) != 0
+			}
+			if got, w := a.position(), want(); got != w {
+				t.Fatalf("seed %d step %d: position %d, want %d", seed, step, got, w)
+			}
+			maxMarks = max(maxMarks, a.n)
+		}
+		if len(all) > 100 && maxMarks == len(all) {
+			t.Errorf("seed %d: %d marks kept of %d written: none was dropped", seed, maxMarks, len(all))
+		}
+	}
+}
+
+// TestAckTrackerSettles checks that a connection writing for a long time,
+// all of it read, keeps only its last second of marks.
+func TestAckTrackerSettles(t *testing.T) {
+	now := time.Unix(1000, 0)
+	written := uint64(0)
+	a := newAckTracker(0, func() time.Time { return now })
+	a.setAcked(func() (uint64, bool, bool) { return written, false, true })
+	for i := range uint64(10_000) { // 10 events a second for 1,000 s
+		a.wrote(100, i+1, now.UnixNano())
+		written += 100
+		now = now.Add(100 * time.Millisecond)
+		if i%50 == 49 { // a checkpoint every 5 s
+			if got := a.position(); got != i+1 {
+				t.Fatalf("event %d: position %d", i+1, got)
+			}
+		}
+	}
+	if a.n > 11 || cap(a.ring) > 64 {
+		t.Errorf("%d marks kept, ring capacity %d: want the last second's (10) and room for one interval", a.n, cap(a.ring))
 	}
 }
 
