@@ -4,10 +4,13 @@ package platform_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jetsse/jetsse/pkg/platform"
 )
@@ -67,5 +70,58 @@ func TestWriteFDNeverWaits(t *testing.T) {
 	}
 	if !bytes.Equal(got, sent.Bytes()) {
 		t.Fatal("the reader got other bytes than WriteFD reported written")
+	}
+}
+
+// TestWriteFDPeerGone: writing to a socket whose peer closed ends in an
+// error (the peer's reset), never a signal that stops the process; an
+// empty write is nothing at all.
+func TestWriteFDPeerGone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	defer server.Close()
+	raw, err := server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := platform.FD(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := platform.WriteFD(fd, nil); n != 0 || err != nil {
+		t.Fatalf("empty write: %d, %v", n, err)
+	}
+	client.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// The first write after the close draws the peer's reset; a later
+		// one fails.
+		_, err := platform.WriteFD(fd, []byte("data: x\n\n"))
+		if err != nil {
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("error %v, want EPIPE or ECONNRESET", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writes to a closed peer kept succeeding")
+		}
+		runtime.Gosched()
 	}
 }

@@ -1,8 +1,9 @@
 // Package floor is the raw-socket floor: the cheapest SSE server that
 // writes to the same kind of sockets the same bytes jetsse writes for its
-// live path, so that a fan-out run against it shows what loopback's
-// write(2) costs on a machine, and a run against jetsse its distance from
-// that floor (docs/benchmarks.md, "Raw-socket floor").
+// live path, with the same system call (send(2), see platform.WriteFD),
+// so that a fan-out run against it shows what loopback's writes cost on a
+// machine, and a run against jetsse its distance from that floor
+// (docs/benchmarks.md, "Raw-socket floor").
 //
 // What it keeps of jetsse: POST /publish (optional: the same body, answer
 // and JetStream publish, none of the checks but the token), the response head of a hijacked HTTP/1.1
@@ -296,7 +297,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	data = strconv.AppendQuote(data, lastID)
 	b = sse.AppendEvent(b, sse.Event{Type: "session", Data: append(data, '}')})
 
-	c := &conn{Conn: nc, topic: topics[0]}
+	c := newConn(nc, topics[0])
 	var catchUp func([]byte) []byte
 	if lastID != "" {
 		catchUp = func(b []byte) []byte { return s.eventsAfter(b, c, after) }
