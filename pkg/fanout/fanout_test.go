@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -222,7 +224,60 @@ func TestSlowSubscriberOverflows(t *testing.T) {
 	}
 }
 
-// TestRingBytesBound: the ring never holds more than its byte budget.
+// TestNotifiedWhenQueueStopsBeingEmpty: the notifier is told when a
+// subscriber's queue stops being empty, not for every event queued behind
+// the first; once the reader took everything, the next event tells again.
+// The end of the subscription always tells.
+func TestNotifiedWhenQueueStopsBeingEmpty(t *testing.T) {
+	hub := fanout.New(fanout.Config{})
+	s, _, ok, err := hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 4}, fanout.Trust{})
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	called := make(chan struct{}, 8)
+	s.SetNotify(chanNotifier(called))
+	ch := s.Notify()
+	told := func() (n int) {
+		for {
+			select {
+			case <-called:
+				n++
+			default:
+				return n
+			}
+		}
+	}
+	dispatch := func(seq uint64) { hub.Dispatch(fanout.NewEvent(seq, "t", "", []byte("x"), time.Now())) }
+
+	dispatch(1)
+	dispatch(2)
+	dispatch(3)
+	if n := told(); n != 1 {
+		t.Fatalf("three events queued: told %d times, want 1", n)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Fatal("the Notify channel was not signalled")
+	}
+	if got := s.Take(nil); len(got) != 3 || got[0].Seq != 1 || got[2].Seq != 3 {
+		t.Fatalf("took %v, want [1 2 3]", seqs(got))
+	}
+	dispatch(4)
+	if n := told(); n != 1 {
+		t.Fatalf("an event after the queue was emptied: told %d times, want 1", n)
+	}
+	for seq := range uint64(4) { // one more than the queue holds
+		dispatch(5 + seq)
+	}
+	if n := told(); n != 1 {
+		t.Fatalf("overflow: told %d times, want 1 (the end)", n)
+	}
+	if !errors.Is(s.Err(), fanout.ErrOverflow) {
+		t.Fatalf("err %v, want ErrOverflow", s.Err())
+	}
+}
+
 // TestChannelsAskedForLate: Notify and Done are made when first asked
 // for; one asked for after events were queued, or after the subscription
 // ended, tells at once.
@@ -252,8 +307,9 @@ func TestChannelsAskedForLate(t *testing.T) {
 	}
 	for range 3 { // one more than the queue holds
 		r.publish(t, "t")
-		wait()
 	}
+	wait() // the queue stopped being empty
+	wait() // the subscription ended
 	select {
 	case <-s.Done():
 	default:
@@ -264,6 +320,7 @@ func TestChannelsAskedForLate(t *testing.T) {
 	}
 }
 
+// TestRingBytesBound: the ring never holds more than its byte budget.
 func TestRingBytesBound(t *testing.T) {
 	r := newRig(t, fanout.Config{CacheEvents: 1000, CacheBytes: 1000}, 0)
 	var last uint64
@@ -566,5 +623,58 @@ func (c chanNotifier) Notify() {
 	select {
 	case c <- struct{}{}:
 	default:
+	}
+}
+
+// batchNotifier records how it was told.
+type batchNotifier struct {
+	mu      *sync.Mutex
+	batches *[]int // the size of each NotifyAll
+	singles *int   // Notify calls
+}
+
+func (b batchNotifier) Notify() {
+	b.mu.Lock()
+	*b.singles++
+	b.mu.Unlock()
+}
+
+func (b batchNotifier) NotifyAll(all []fanout.Notifier) {
+	b.mu.Lock()
+	*b.batches = append(*b.batches, len(all))
+	b.mu.Unlock()
+}
+
+// TestBatchNotifier: the subscribers an event's dispatch wakes are told
+// in one NotifyAll when their notifier takes batches; the end of a
+// subscription is told on its own.
+func TestBatchNotifier(t *testing.T) {
+	hub := fanout.New(fanout.Config{})
+	var (
+		mu      sync.Mutex
+		batches []int
+		singles int
+	)
+	subs := make([]*fanout.Sub, 5)
+	for i := range subs {
+		s, _, ok, err := hub.Subscribe(set(t, "t"), 0, fanout.SubConfig{MaxEvents: 2}, fanout.Trust{})
+		if !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		s.SetNotify(batchNotifier{&mu, &batches, &singles})
+		subs[i] = s
+	}
+	other, _, _, _ := hub.Subscribe(set(t, "u"), 0, fanout.SubConfig{}, fanout.Trust{})
+	other.SetNotify(batchNotifier{&mu, &batches, &singles})
+	hub.Dispatch(fanout.NewEvent(1, "t", "", []byte("x"), time.Now()))
+	hub.Dispatch(fanout.NewEvent(2, "t", "", []byte("x"), time.Now())) // queues not empty: nobody told
+	for _, s := range subs[:2] {
+		if got := s.Take(nil); len(got) != 2 {
+			t.Fatalf("took %v, want [1 2]", seqs(got))
+		}
+	}
+	hub.Dispatch(fanout.NewEvent(3, "t", "", []byte("x"), time.Now())) // two emptied queues; three overflow
+	if want := []int{5, 2}; !slices.Equal(batches, want) || singles != 3 {
+		t.Fatalf("told in batches of %v and %d times alone; want %v and 3 (the overflows)", batches, singles, want)
 	}
 }

@@ -48,6 +48,11 @@ type Hub struct {
 
 	subs *gsl.GenericSublist[*Sub]
 
+	// dispatchMu guards told, the notifiers one Dispatch collects to tell
+	// together (see BatchNotifier).
+	dispatchMu sync.Mutex
+	told       []Notifier
+
 	mu         sync.RWMutex
 	ring       ring
 	last       uint64 // last event dispatched
@@ -372,7 +377,17 @@ func (h *Hub) Dispatch(ev *Event) {
 	for _, s := range skipped {
 		s.skipped(skipFrom, ev.Seq)
 	}
-	h.subs.Match(ev.Topic, func(s *Sub) { s.enqueue(ev) })
+	h.dispatchMu.Lock()
+	told := h.told[:0]
+	h.subs.Match(ev.Topic, func(s *Sub) {
+		if f := s.enqueue(ev); f != nil {
+			told = append(told, f)
+		}
+	})
+	notifyAll(told)
+	clear(told)
+	h.told = told[:0]
+	h.dispatchMu.Unlock()
 }
 
 // Last returns the last event ID the hub dispatched: every event up to it

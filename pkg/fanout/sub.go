@@ -27,8 +27,8 @@ type Sub struct {
 	pos       uint64 // events at or below pos are skipped by Take
 
 	// notifier is told (without blocking, from the hub's dispatcher)
-	// whenever events were queued or the subscription ended. Guarded by
-	// mu, like err.
+	// when the queue stops being empty or the subscription ends. Guarded
+	// by mu, like err.
 	notifier Notifier
 	err      error
 
@@ -47,9 +47,35 @@ type Sub struct {
 // must not block.
 type Notifier interface{ Notify() }
 
+// A BatchNotifier takes the notifications of one dispatched event
+// together: the dispatcher calls NotifyAll on the first notifier of an
+// event's list, if it is a BatchNotifier, instead of Notify on each. It
+// must tell every notifier in all (those of other types with their own
+// Notify), without blocking.
+type BatchNotifier interface {
+	Notifier
+	NotifyAll(all []Notifier)
+}
+
+// notifyAll tells every notifier in all.
+func notifyAll(all []Notifier) {
+	if len(all) == 0 {
+		return
+	}
+	if b, ok := all[0].(BatchNotifier); ok {
+		b.NotifyAll(all)
+		return
+	}
+	for _, f := range all {
+		f.Notify()
+	}
+}
+
 // SetNotify makes the subscriber tell n (from the hub's dispatcher)
-// whenever events were queued or the subscription ended, in addition to
-// signalling Notify and Done. An interface, not a func: the dispatcher
+// whenever its queue stops being empty or the subscription ends, in
+// addition to signalling Notify and Done. The reader must then take
+// everything queued (Take, Poll): no further call comes until the queue
+// was emptied. An interface, not a func: the dispatcher
 // reaches the notified value in one step, with no closure between.
 func (s *Sub) SetNotify(n Notifier) {
 	s.mu.Lock()
@@ -57,20 +83,31 @@ func (s *Sub) SetNotify(n Notifier) {
 	s.mu.Unlock()
 }
 
-func (s *Sub) enqueue(ev *Event) {
+// enqueue queues ev. When the queue stops being empty it signals the
+// Notify channel and returns the notifier, which the caller must tell
+// (the dispatcher tells those of one event together, see notifyAll).
+func (s *Sub) enqueue(ev *Event) Notifier {
 	s.mu.Lock()
 	if s.ended || s.closed || ev.Seq <= s.lastEnq {
 		// Ended, or already queued (two topics of the set matched).
 		s.mu.Unlock()
-		return
+		return nil
 	}
+	was := len(s.q)
 	if !s.pushLocked(ev) {
-		return
+		return nil // ended: pushLocked told the notifier
 	}
 	s.lastEnq = ev.Seq
+	if was > 0 {
+		// Not the first: the reader was told when the queue stopped being
+		// empty, and takes everything queued when it comes.
+		s.mu.Unlock()
+		return nil
+	}
 	n, f := s.notify, s.notifier
 	s.mu.Unlock()
-	wake(n, f)
+	wake(n, nil)
+	return f
 }
 
 // skipped queues a gap marker: the events after after and before first
@@ -87,7 +124,12 @@ func (s *Sub) skipped(after, first uint64) {
 		s.mu.Unlock()
 		return
 	}
+	was := len(s.q)
 	if !s.pushLocked(&Event{Gap: &Gap{After: after, First: first}}) {
+		return
+	}
+	if was > 0 {
+		s.mu.Unlock()
 		return
 	}
 	n, f := s.notify, s.notifier
@@ -121,7 +163,9 @@ func wake(notify chan struct{}, f Notifier) {
 	}
 }
 
-// Notify is signalled when events may be waiting.
+// Notify is signalled when events may be waiting: when the queue stops
+// being empty (not for each event: the reader takes every queued event
+// when it comes).
 func (s *Sub) Notify() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()

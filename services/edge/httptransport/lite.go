@@ -129,7 +129,6 @@ type liteConn struct {
 	// What every write touches comes first: these 48 bytes, not spread
 	// over the struct's 112.
 	mu           sync.Mutex
-	scheduled    atomic.Bool
 	heartbeatDue atomic.Bool
 	busy         bool // a flusher goroutine owns the socket
 	closed       bool
@@ -193,15 +192,43 @@ func (l *Lite) add(conn net.Conn, st *edge.Stream) error {
 }
 
 // Notify schedules c for the workers (c is its stream's fanout.Notifier).
+// It touches nothing of c: the dispatcher calls it when c's queue stops
+// being empty, and c's fields stay on the core of the worker writing to
+// it. c may thus be queued twice (an event and a heartbeat, say); the
+// second turn finds nothing to do.
 func (c *liteConn) Notify() {
-	if !c.scheduled.CompareAndSwap(false, true) {
-		return
-	}
 	l := c.l
 	l.qmu.Lock()
 	l.queue = append(l.queue, c)
 	l.qmu.Unlock()
 	l.qcond.Signal()
+}
+
+// NotifyAll schedules, for the dispatcher, every connection in all (the
+// connections whose queues one event filled) with one turn of the queue's
+// lock, and wakes as many workers as have a share of them (see worker).
+// A notifier of another kind, or of another Lite, is told on its own.
+func (c *liteConn) NotifyAll(all []fanout.Notifier) {
+	l := c.l
+	l.qmu.Lock()
+	n := 0
+	for _, f := range all {
+		if o, ok := f.(*liteConn); ok && o.l == l {
+			l.queue = append(l.queue, o)
+			n++
+		}
+	}
+	l.qmu.Unlock()
+	for range min(l.workers, (n+15)/16) {
+		l.qcond.Signal()
+	}
+	if n < len(all) {
+		for _, f := range all {
+			if o, ok := f.(*liteConn); !ok || o.l != l {
+				f.Notify()
+			}
+		}
+	}
 }
 
 func (l *Lite) worker() {
@@ -257,7 +284,6 @@ const lastSentStep = 16
 // process writes what the stream has queued, without blocking; now is when
 // (about: see clockEvery) it writes.
 func (c *liteConn) process(batch []*fanout.Event, buf []byte, now int64) ([]*fanout.Event, []byte) {
-	c.scheduled.Store(false) // a wake from now on schedules again
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.busy {
