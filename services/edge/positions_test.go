@@ -14,6 +14,7 @@ func TestAckTracker(t *testing.T) {
 	a.setAcked(func() (uint64, bool, bool) { return acked, reset, true })
 	a.wrote(100, 0, now.UnixNano()) // head: no event
 	a.wrote(50, 11, now.UnixNano()) // bytes 100..150 complete event 11
+	now = now.Add(markStep)         // (marks closer than markStep are thinned)
 	a.wrote(50, 13, now.UnixNano()) // 150..200 complete 13
 	a.wrote(25, 0, now.UnixNano())  // heartbeat
 	for _, c := range []struct {
@@ -64,22 +65,43 @@ func TestAckTracker(t *testing.T) {
 		t.Errorf("unknown acks: position %d, want 6", got)
 	}
 
-	// Marks older than the ring: the floor moves up with them.
+	// Marks older than the ring: the floor moves up with them (the ring
+	// holds 256, the newest is kept beside it).
 	c := newAckTracker(0, clock)
 	c.setAcked(func() (uint64, bool, bool) { return 0, false, true })
 	for i := range 300 {
-		c.wrote(1, uint64(i+1), now.UnixNano())
+		c.wrote(1, uint64(i+1), now.Add(time.Duration(i)*markStep).UnixNano())
 	}
-	if got := c.position(); got != 300-256 {
-		t.Errorf("beyond the ring: position %d, want %d", got, 300-256)
+	if got := c.position(); got != 300-257 {
+		t.Errorf("beyond the ring: position %d, want %d", got, 300-257)
+	}
+
+	// Events written closer together than markStep: the newest is exact;
+	// behind it, the position falls back to a mark at most markStep
+	// older (more duplicates, never a loss).
+	d := newAckTracker(0, clock)
+	var dAcked uint64
+	d.setAcked(func() (uint64, bool, bool) { return dAcked, false, true })
+	start := now
+	for i := range 20 { // 10 ms apart
+		d.wrote(10, uint64(i+1), start.Add(time.Duration(i)*10*time.Millisecond).UnixNano())
+	}
+	dAcked = 200
+	if got := d.position(); got != 20 {
+		t.Errorf("all acknowledged: position %d, want 20", got)
+	}
+	dAcked = 195 // event 20 not in full
+	if got := d.position(); got != 1 {
+		t.Errorf("the newest not acknowledged: position %d, want 1 (the ring's one mark: 2..19 were within markStep of it)", got)
 	}
 }
 
-// TestAckTrackerPrunes checks that dropping settled marks (acknowledged and
-// older than refreshGrace) never changes a position: a tracker is driven
-// with random writes, acknowledgements, resets and clock steps, and after
-// every step its position is compared with one computed from every write
-// it was told of.
+// TestAckTrackerPrunes checks that keeping marks markStep apart, and
+// dropping settled ones (acknowledged and older than refreshGrace), only
+// ever makes a position older, by at most markStep, and never one the
+// client may not have had: a tracker is driven with random writes,
+// acknowledgements, resets and clock steps, and after every step its
+// position is compared with one computed from every write it was told of.
 func TestAckTrackerPrunes(t *testing.T) {
 	type write struct {
 		end, seq uint64
@@ -93,19 +115,33 @@ func TestAckTrackerPrunes(t *testing.T) {
 		a.setAcked(func() (uint64, bool, bool) { return acked, reset, known })
 		var all []write
 		written, seq, maxMarks := uint64(0), uint64(7), 0
-		want := func() uint64 {
+		// bounds returns the exact position (from every write) and the
+		// lowest the tracker may answer: it keeps marks markStep apart, so
+		// it may fall back that far behind the exact one, never further.
+		bounds := func() (lo, hi uint64, ok map[uint64]bool) {
 			cutoff := int64(1<<63 - 1)
 			if reset && acked >= written {
 				cutoff = now.Add(-refreshGrace).UnixNano()
 			}
-			pos := uint64(7)
-			for _, w := range all {
+			k := 0
+			for i, w := range all {
 				if (known && w.end > acked) || w.at > cutoff {
 					break
 				}
-				pos = w.seq
+				k = i + 1
 			}
-			return pos
+			lo, hi, ok = 7, 7, map[uint64]bool{7: true}
+			if k == 0 {
+				return lo, hi, ok
+			}
+			hi = all[k-1].seq
+			for _, w := range all[:k] {
+				ok[w.seq] = true
+				if w.at <= all[k-1].at-int64(markStep) {
+					lo = w.seq
+				}
+			}
+			return lo, hi, ok
 		}
 		for step := range 400 {
 			switch r.IntN(6) {
@@ -128,10 +164,11 @@ func TestAckTrackerPrunes(t *testing.T) {
 				reset = r.IntN(4) == 0
 				known = r.IntN(8) != 0
 			}
-			if got, w := a.position(), want(); got != w {
-				t.Fatalf("seed %d step %d: position %d, want %d", seed, step, got, w)
+			got := a.position()
+			if lo, hi, ok := bounds(); got < lo || got > hi || !ok[got] {
+				t.Fatalf("seed %d step %d: position %d, want an event the client had in [%d, %d]", seed, step, got, lo, hi)
 			}
-			maxMarks = max(maxMarks, a.n)
+			maxMarks = max(maxMarks, int(a.n))
 		}
 		if len(all) > 100 && maxMarks == len(all) {
 			t.Errorf("seed %d: %d marks kept of %d written: none was dropped", seed, maxMarks, len(all))
@@ -140,7 +177,7 @@ func TestAckTrackerPrunes(t *testing.T) {
 }
 
 // TestAckTrackerSettles checks that a connection writing for a long time,
-// all of it read, keeps only its last second of marks.
+// all of it read, keeps only its last second of marks, markStep apart.
 func TestAckTrackerSettles(t *testing.T) {
 	now := time.Unix(1000, 0)
 	written := uint64(0)
@@ -156,8 +193,10 @@ func TestAckTrackerSettles(t *testing.T) {
 			}
 		}
 	}
-	if a.n > 11 || cap(a.ring) > 64 {
-		t.Errorf("%d marks kept, ring capacity %d: want the last second's (10) and room for one interval", a.n, cap(a.ring))
+	// The last second's marks, markStep apart, and room for one interval's
+	// (5 s / markStep).
+	if a.n > int32(refreshGrace/markStep)+1 || cap(a.ring) > 32 {
+		t.Errorf("%d marks kept, ring capacity %d: want at most %d and 32", a.n, cap(a.ring), refreshGrace/markStep+1)
 	}
 }
 

@@ -29,7 +29,7 @@ func attachedStream(t *testing.T, d edgetest.Deps, reg *registry, id, claim stri
 		t.Fatal(err)
 	}
 	st := testStream(&edge{metrics: DiscardMetrics(), lifecycle: discardLifecycle{}, cfg: Config{Now: time.Now}}, id, claim)
-	st.topics, st.created = ts, time.Now()
+	st.topics, st.created = ts, time.Now().UnixMilli()
 	st.acks.wrote(10, pos, time.Now().UnixNano())
 	st.written.Store(pos)
 	reg.claim(st)

@@ -57,7 +57,7 @@ type Stream struct {
 	streamID int64 // when the stream it reads was created (unix nanos; 0: not yet known)
 	timer    *time.Timer
 
-	created time.Time // when the session was created
+	created int64 // when the session was created (unix millis, as its record keeps it)
 
 	// rev is the revision of the session record this connection last
 	// wrote (0 while its claim is being stored). newestSeen is guarded by
@@ -547,7 +547,7 @@ func (st *Stream) FreezeAcks() { st.acks.freeze() }
 // record is the session's record while this connection holds it.
 func (st *Stream) record(position uint64) eventlog.Record {
 	return eventlog.Record{
-		Claim: st.claim, Position: position, Created: st.created,
+		Claim: st.claim, Position: position, Created: time.UnixMilli(st.created),
 		Reconnects: st.reconnects, Subject: st.subject, Topics: st.topics.Topics(),
 	}
 }

@@ -245,7 +245,7 @@ func (e *edge) newStream(s startPoint, p Principal, topics *topic.Set, release f
 		release:     release,
 		pos:         s.position,
 		trust:       s.trust,
-		created:     s.created,
+		created:     s.created.UnixMilli(),
 		began:       now.UnixNano(),
 		overlapping: topics.Overlapping(),
 	}
