@@ -19,34 +19,7 @@ import (
 // 0, not an error and not a wait, once it is full; the reader then gets
 // exactly the bytes reported written, in order.
 func TestWriteFDNeverWaits(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server := <-accepted
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	defer server.Close()
-	raw, err := server.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := platform.FD(raw)
-	if err != nil || fd < 0 {
-		t.Fatalf("FD: %d, %v", fd, err)
-	}
+	client, fd := socketPair(t)
 	chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
 	var sent bytes.Buffer
 	full := false
@@ -77,33 +50,7 @@ func TestWriteFDNeverWaits(t *testing.T) {
 // error (the peer's reset), never a signal that stops the process; an
 // empty write is nothing at all.
 func TestWriteFDPeerGone(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := <-accepted
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	defer server.Close()
-	raw, err := server.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := platform.FD(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, fd := socketPair(t)
 	if n, err := platform.WriteFD(fd, nil); n != 0 || err != nil {
 		t.Fatalf("empty write: %d, %v", n, err)
 	}
@@ -124,4 +71,39 @@ func TestWriteFDPeerGone(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// socketPair returns a connected loopback client and the descriptor of its
+// server side; both are closed when the test ends.
+func socketPair(t *testing.T) (client net.Conn, serverFD int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server := <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close() })
+	raw, err := server.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := platform.FD(raw)
+	if err != nil || fd < 0 {
+		t.Fatalf("FD: %d, %v", fd, err)
+	}
+	return client, fd
 }
