@@ -53,8 +53,8 @@ const maxAckMarks = 256
 // newer than the ring's newest; else the next one replaces it. A position
 // that cannot use the newest mark (not acknowledged, or within the refresh
 // grace of a reset) thus falls back at most markStep further than an
-// exact one (more duplicates, never a loss), and at 10 events a second a
-// connection stores a third of its marks, at 1,000 a second one in 25.
+// exact one (more duplicates, never a loss), and at 10 writes a second a
+// connection stores a third of its marks, at 100 a second one in 25.
 const markStep = refreshGrace / 4
 
 type ackMark struct {

@@ -192,7 +192,7 @@ func (l *Lite) add(conn net.Conn, st *edge.Stream) error {
 }
 
 // Notify schedules c for the workers (c is its stream's fanout.Notifier).
-// It touches nothing of c: the dispatcher calls it when c's queue stops
+// It writes nothing of c: the dispatcher calls it when c's queue stops
 // being empty, and c's fields stay on the core of the worker writing to
 // it. c may thus be queued twice (an event and a heartbeat, say); the
 // second turn finds nothing to do.
