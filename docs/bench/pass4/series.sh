@@ -1,6 +1,8 @@
 #!/bin/bash
 # Issue 11 like-for-like series. Usage: series.sh <jetsse binary> <outdir> [rows...]
 # One server at a time, fresh each run, alternating; every publisher is HTTP (POST /publish, Centrifugo /api/publish) unless the row says otherwise.
+# PROBE names the go-sse probe binary for the probe row (cmd/jetsse-bench/probe/gosse; default /tmp/b11/gosse).
+PROBE=${PROBE:-/tmp/b11/gosse}
 J=$1; OUT=$2; shift 2; ROWS="${*:-idle fan10 fanmax fan10k resume probe storm publish}"
 mkdir -p $OUT; cd /tmp/b11
 B=/tmp/b11/jetsse-bench
@@ -33,8 +35,8 @@ for row in $ROWS; do case $row in
   resume) run jetsse resume resume --m 10000 --repeat 5 --mode last-event-id,cookie --publish-workers 1 --timeout 120s
           run centrifugo resume resume --m 10000 --repeat 5 --mode last-event-id --publish-workers 1 --timeout 120s ;;
   probe)  for s in jetsse centrifugo; do /tmp/b11/quiet.sh; start $s
-            if [ $s = jetsse ]; then /tmp/b11/gosse -server jetsse -url http://127.0.0.1:28080 -publish-token bench-publish-token -m 10000 -repeat 5 >> $OUT/probe-$s.json 2>>$OUT/errors.log
-            else /tmp/b11/gosse -server centrifugo -url http://127.0.0.1:8000 -api-key benchkey -m 10000 -repeat 5 >> $OUT/probe-$s.json 2>>$OUT/errors.log; fi
+            if [ $s = jetsse ]; then $PROBE -server jetsse -url http://127.0.0.1:28080 -publish-token bench-publish-token -m 10000 -repeat 5 >> $OUT/probe-$s.json 2>>$OUT/errors.log
+            else $PROBE -server centrifugo -url http://127.0.0.1:8000 -api-key benchkey -m 10000 -repeat 5 >> $OUT/probe-$s.json 2>>$OUT/errors.log; fi
             echo "$(date +%T) probe $s rc=$?" >> $OUT/progress.log; stop; done ;;
   storm)  for r in 1 2 3; do run jetsse storm storm --n 10000 --within 5s --rate 100 --timeout 180s; done
           run centrifugo storm storm --n 10000 --within 5s --rate 100 --timeout 180s ;;
