@@ -219,7 +219,7 @@ func (c *liteConn) NotifyAll(all []fanout.Notifier) {
 		}
 	}
 	l.qmu.Unlock()
-	for range min(l.workers, (n+15)/16) {
+	for range min(l.workers, (n+minShare-1)/minShare) {
 		l.qcond.Signal()
 	}
 	if n < len(all) {
@@ -251,7 +251,7 @@ func (l *Lite) worker() {
 			l.qcond.Wait()
 		}
 		// Take a share of the queue, so workers do not contend per item.
-		n := min(len(l.queue), max(16, len(l.queue)/l.workers))
+		n := min(len(l.queue), max(minShare, len(l.queue)/l.workers))
 		work = append(work[:0], l.queue[:n]...)
 		l.queue = append(l.queue[:0], l.queue[n:]...)
 		l.qmu.Unlock()
@@ -266,6 +266,10 @@ func (l *Lite) worker() {
 		clear(batch)
 	}
 }
+
+// minShare is the fewest queued connections a worker takes at a time
+// (fewer only when fewer are queued); NotifyAll wakes one worker per share.
+const minShare = 16
 
 // clockEvery is how many connections a worker processes on one reading of
 // the clock. A write is then stamped at most that many writes early (well
